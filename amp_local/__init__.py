@@ -1,0 +1,1 @@
+"""A local, Amp-compatible server: DataFusion with Amp UDFs, synthetic EVM chains, Flight with Amp's surface."""
