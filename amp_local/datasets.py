@@ -1,0 +1,252 @@
+"""The dataset store: which datasets exist, their revisions, their tables and what data is synced.
+
+A raw dataset is a folder in the layout of Amp's snapshots (`manifest.json` plus one folder of parquet
+files per table). Revisions follow Amp: semver tags, a `dev` tag, manifest hashes, and `latest` = the
+highest semver tag.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.dataset as pads
+import pyarrow.parquet as pq
+
+from amp_local.references import DatasetReference, revision_kind, semver_key
+from amp_local.schemas import manifest_hash, schema_from_serde
+
+
+class DatasetNotFound(LookupError):
+    """No dataset (or no such revision) under that reference."""
+
+
+@dataclass(frozen=True)
+class BlockRange:
+    """A synced block range of one network, as Amp sends it in `app_metadata`."""
+
+    network: str
+    start: int
+    end: int
+    hash: str
+    prev_hash: str
+    timestamp: int | None
+
+    def to_json(self) -> dict:
+        out = {
+            "numbers": {"start": self.start, "end": self.end},
+            "network": self.network,
+            "hash": self.hash,
+            "prev_hash": self.prev_hash,
+        }
+        if self.timestamp is not None:
+            out["timestamp"] = self.timestamp
+        return out
+
+
+@dataclass
+class Table:
+    name: str
+    schema: pa.Schema
+    network: str
+    directory: Path | None  # None: registered but never synced
+
+    def parquet_files(self) -> list[Path]:
+        if self.directory is None or not self.directory.is_dir():
+            return []
+        return sorted(self.directory.glob("*.parquet"))
+
+
+@dataclass
+class Dataset:
+    namespace: str
+    name: str
+    kind: str
+    manifest: dict
+    manifest_hash: str
+    tables: dict[str, Table]
+    network: str | None = None
+    start_block: int = 0
+    finalized_blocks_only: bool = False
+
+    @property
+    def ref_name(self) -> str:
+        return f"{self.namespace}/{self.name}"
+
+
+@dataclass
+class _Versions:
+    tags: dict[str, str] = field(default_factory=dict)  # semver -> manifest hash
+    dev: str | None = None
+
+    def latest(self) -> str | None:
+        if not self.tags:
+            return None
+        return max(self.tags, key=semver_key)
+
+
+class DatasetStore:
+    """All datasets `amp_local` serves, addressable by Amp's reference grammar. Thread-safe."""
+
+    def __init__(self) -> None:
+        self._lock = threading.RLock()
+        self._manifests: dict[str, Dataset] = {}  # hash -> dataset revision
+        self._versions: dict[tuple[str, str], _Versions] = {}
+        self._range_cache: dict[tuple, tuple[int, int] | None] = {}
+        self._block_cache: dict[tuple, dict[int, tuple[bytes, bytes, int]]] = {}
+
+    def add_raw_dataset(
+        self, namespace: str, name: str, version: str | None, directory: Path
+    ) -> Dataset:
+        """Register a folder holding a raw dataset (manifest.json + <table>/*.parquet)."""
+        directory = Path(directory)
+        manifest_path = directory / "manifest.json"
+        if not manifest_path.is_file():
+            raise FileNotFoundError(f"{manifest_path} is missing: a raw dataset folder needs it")
+        manifest = json.loads(manifest_path.read_text())
+        network = manifest.get("network", "mainnet")
+        tables = {
+            table_name: Table(
+                table_name,
+                schema_from_serde(spec["schema"]),
+                spec.get("network", network),
+                directory / table_name,
+            )
+            for table_name, spec in manifest.get("tables", {}).items()
+        }
+        dataset = Dataset(
+            namespace=namespace,
+            name=name,
+            kind=manifest.get("kind", "evm-rpc"),
+            manifest=manifest,
+            manifest_hash=manifest_hash(manifest),
+            tables=tables,
+            network=network,
+            start_block=int(manifest.get("start_block", 0) or 0),
+            finalized_blocks_only=bool(manifest.get("finalized_blocks_only", False)),
+        )
+        self.register(dataset, version)
+        return dataset
+
+    def register(self, dataset: Dataset, version: str | None) -> None:
+        """Link a manifest to namespace/name; tag it with `version` (semver) or only move `dev`."""
+        with self._lock:
+            self._manifests[dataset.manifest_hash] = dataset
+            versions = self._versions.setdefault((dataset.namespace, dataset.name), _Versions())
+            versions.dev = dataset.manifest_hash
+            if version is not None:
+                if revision_kind(version) != "semver":
+                    raise ValueError(f"version tags must be semver, got '{version}'")
+                versions.tags[version] = dataset.manifest_hash
+
+    def resolve(self, ref: DatasetReference) -> Dataset:
+        with self._lock:
+            versions = self._versions.get((ref.namespace, ref.name))
+            if versions is None:
+                raise DatasetNotFound(f"dataset '{ref.namespace}/{ref.name}' not found")
+            kind = revision_kind(ref.revision)
+            if kind == "latest":
+                latest = versions.latest()
+                if latest is None:
+                    raise DatasetNotFound(
+                        f"dataset '{ref.namespace}/{ref.name}' has no version tag, so '@latest' "
+                        "does not resolve (only '@dev' exists)"
+                    )
+                digest = versions.tags[latest]
+            elif kind == "dev":
+                digest = versions.dev
+            elif kind == "semver":
+                digest = versions.tags.get(ref.revision)
+            else:
+                digest = ref.revision if ref.revision in self._manifests else None
+                if digest and self._manifests[digest].ref_name != f"{ref.namespace}/{ref.name}":
+                    digest = None
+            if digest is None:
+                raise DatasetNotFound(f"dataset revision '{ref}' not found")
+            return self._manifests[digest]
+
+    def datasets(self) -> Iterable[tuple[str, str, dict[str, str], str | None]]:
+        with self._lock:
+            for (namespace, name), versions in sorted(self._versions.items()):
+                yield namespace, name, dict(versions.tags), versions.dev
+
+    # --- synced ranges --------------------------------------------------------------------
+
+    def table_range(self, table: Table) -> tuple[int, int] | None:
+        """Contiguous synced `_block_num` range of a table, from parquet statistics (cached per file set)."""
+        files = table.parquet_files()
+        if not files:
+            return None
+        key = tuple((str(f), f.stat().st_mtime_ns) for f in files)
+        with self._lock:
+            if key in self._range_cache:
+                return self._range_cache[key]
+        lo = hi = None
+        for path in files:
+            meta = pq.read_metadata(path)
+            col = meta.schema.to_arrow_schema().get_field_index("_block_num")
+            for rg in range(meta.num_row_groups):
+                stats = meta.row_group(rg).column(col).statistics
+                if stats is None or not stats.has_min_max:
+                    continue
+                lo = stats.min if lo is None else min(lo, stats.min)
+                hi = stats.max if hi is None else max(hi, stats.max)
+        result = None if lo is None else (int(lo), int(hi))
+        with self._lock:
+            self._range_cache[key] = result
+        return result
+
+    def block_range(self, tables: list[tuple[Dataset, Table]]) -> list[BlockRange]:
+        """Per-network intersection of the synced ranges of `tables` (Amp's `common_ranges`)."""
+        by_network: dict[str, tuple[int, int]] = {}
+        block_source: dict[str, Dataset] = {}
+        for dataset, table in tables:
+            if "blocks" in dataset.tables:
+                block_source.setdefault(table.network, dataset)
+            span = self.table_range(table)
+            if span is None:
+                return []
+            if table.network in by_network:
+                lo, hi = by_network[table.network]
+                span = (max(lo, span[0]), min(hi, span[1]))
+            by_network[table.network] = span
+        ranges = []
+        for network, (start, end) in sorted(by_network.items()):
+            if start > end:
+                return []
+            source = block_source.get(network)
+            end_hash, _, end_ts = self._block_info(source, end)
+            _, prev_hash, _ = self._block_info(source, start)
+            ranges.append(
+                BlockRange(network, start, end, "0x" + end_hash.hex(), "0x" + prev_hash.hex(), end_ts)
+            )
+        return ranges
+
+    def _block_info(
+        self, dataset: Dataset | None, number: int
+    ) -> tuple[bytes, bytes, int | None]:
+        """(hash, parent hash, unix timestamp) of a block, read from the dataset's `blocks` table."""
+        blocks = dataset.tables.get("blocks") if dataset else None
+        zero = bytes(32)
+        if blocks is None or dataset is None:
+            return zero, zero, None
+        files = blocks.parquet_files()
+        key = (dataset.manifest_hash, tuple(str(f) for f in files))
+        with self._lock:
+            cached = self._block_cache.get(key)
+        if cached is None or number not in cached:
+            data = pads.dataset([str(f) for f in files], format="parquet").to_table(
+                columns=["block_num", "hash", "parent_hash", "timestamp"],
+                filter=pads.field("block_num") == pa.scalar(number, pa.uint64()),
+            )
+            cached = dict(cached or {})
+            for row in data.to_pylist():
+                ts = row["timestamp"]
+                cached[row["block_num"]] = (row["hash"], row["parent_hash"], int(ts.timestamp()))
+            with self._lock:
+                self._block_cache[key] = cached
+        return cached.get(number, (zero, zero, None))

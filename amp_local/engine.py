@@ -1,0 +1,283 @@
+"""The query engine: Amp's SQL rules on top of DataFusion.
+
+Planning does what Amp's `GetFlightInfo` does (parse one statement, resolve dataset references, plan
+against schemas without touching data); execution does what `DoGet` does (re-plan, check the tables are
+synced, compute the common block ranges, stream batches). Everything that goes wrong is an `AmpError`
+with the code real Amp would use.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import pyarrow as pa
+import sqlglot
+from datafusion import SessionConfig, SessionContext, SQLOptions
+from datafusion import catalog as df_catalog
+from sqlglot import exp
+
+from amp_local.datasets import BlockRange, Dataset, DatasetNotFound, DatasetStore, Table
+from amp_local.errors import AmpError
+from amp_local.references import DatasetReference, InvalidReference, validate_table_name
+from amp_local.udfs import amp_function_name, install_udfs, rewrite_udf_calls
+
+SETTINGS_STREAM_RE = re.compile(r"\s+SETTINGS\s+stream\s*=\s*([A-Za-z0-9_']+)\s*;?\s*$", re.I)
+NOT_FOUND_RE = re.compile(r"table '(?:amp|datafusion)\.(.+)\.([^.']+)' not found")
+DEFAULT_CATALOG = "amp"
+UDF_VARIANT_RE = re.compile(r"\b[a-z_]+__[0-9a-f]{6,}\b")
+
+
+def amp_error_text(message: str) -> str:
+    """DataFusion's message with per-signature UDF variant names put back to Amp's names."""
+    return UDF_VARIANT_RE.sub(lambda m: amp_function_name(m.group(0)), message)
+
+
+@dataclass
+class PlannedQuery:
+    sql: str
+    streaming: bool
+    schema: pa.Schema
+    tables: list[tuple[Dataset, Table]]
+    dataframe: object  # datafusion.DataFrame
+
+
+def split_settings(sql: str) -> tuple[str, bool]:
+    """Strip a trailing `SETTINGS stream = true`; only the literal `true` turns streaming on."""
+    match = SETTINGS_STREAM_RE.search(sql)
+    if not match:
+        return sql, False
+    return sql[: match.start()], match.group(1).lower() == "true"
+
+
+def _caused_by(error: str, *causes: str) -> str:
+    """Amp's gRPC message shape: `<error> | Caused by: <cause1> -> <cause2>`."""
+    causes = tuple(c for c in causes if c)
+    return f"{error} | Caused by: {' -> '.join(causes)}" if causes else error
+
+
+def _conform(batch: pa.RecordBatch, schema: pa.Schema) -> pa.RecordBatch:
+    """Give a batch the planned schema: the physical plan may know more (e.g. non-null
+    aggregates from statistics) than the logical schema sent in FlightInfo."""
+    if batch.schema == schema:
+        return batch
+    if batch.schema.types == schema.types:
+        return pa.RecordBatch.from_arrays(batch.columns, schema=schema)
+    return batch.cast(schema)
+
+
+class QueryEngine:
+    """One DataFusion context shared by all requests; dataset schemas registered per spelling."""
+
+    def __init__(self, store: DatasetStore) -> None:
+        self.store = store
+        config = SessionConfig().with_default_catalog_and_schema(DEFAULT_CATALOG, "public")
+        config = config.with_information_schema(False)
+        self.ctx = SessionContext(config)
+        install_udfs(self.ctx)
+        self._options = (
+            SQLOptions().with_allow_ddl(False).with_allow_dml(False).with_allow_statements(False)
+        )
+        self._lock = threading.RLock()
+        self._spellings: dict[str, str] = {}  # schema spelling -> manifest hash registered
+        self._providers: dict[tuple[str, str], object] = {}
+        self._tmp_counter = 0
+
+    # --- planning -------------------------------------------------------------------------
+
+    def plan(self, sql: str, stream_header: bool | None = None) -> PlannedQuery:
+        if not sql or not sql.strip():
+            raise AmpError("INVALID_QUERY", "query is empty")
+        body, streaming = split_settings(sql)
+        if stream_header is not None:
+            streaming = stream_header
+        if streaming:
+            raise AmpError(
+                "INVALID_QUERY",
+                "streaming queries are not supported by amp_local yet; run the query in batch mode",
+            )
+        tree = self._parse(body)
+        if not isinstance(tree, exp.Query):
+            raise AmpError(
+                "INVALID_PLAN",
+                _caused_by(
+                    "invalid query plan",
+                    f"only queries are supported: {tree.key.upper()} statements are not "
+                    "(Amp is read-only for clients)",
+                ),
+            )
+        self._check_aliases(tree)
+        refs = self._table_references(tree)
+        with self._lock:
+            tables = [self._bind(schema, table) for schema, table in refs]
+            rewritten = rewrite_udf_calls(self.ctx, body)
+            try:
+                df = self.ctx.sql_with_options(rewritten, self._options)
+                schema = df.schema()
+            except AmpError:
+                raise
+            except Exception as exc:  # DataFusion reports everything as ValueError/Exception
+                raise self._planning_error(str(exc)) from None
+        return PlannedQuery(sql, streaming, schema, tables, df)
+
+    def _parse(self, sql: str) -> exp.Expression:
+        try:
+            trees = [t for t in sqlglot.parse(sql, read="postgres") if t is not None]
+        except sqlglot.errors.ParseError:
+            trees = None
+        if trees is None:
+            # sqlglot is stricter than DataFusion in places: let DataFusion's parser decide.
+            try:
+                self.ctx.sql_with_options(sql, self._options)
+            except Exception as exc:
+                raise self._planning_error(str(exc)) from None
+            raise AmpError("SQL_PARSE_ERROR", "could not parse the SQL statement")
+        if len(trees) != 1:
+            raise AmpError(
+                "SQL_PARSE_ERROR",
+                _caused_by("invalid SQL", f"expected exactly one statement, found {len(trees)}"),
+            )
+        return trees[0]
+
+    @staticmethod
+    def _check_aliases(tree: exp.Expression) -> None:
+        for alias in tree.find_all(exp.Alias):
+            name = alias.alias
+            if name.startswith("_"):
+                raise AmpError(
+                    "INVALID_PLAN",
+                    _caused_by(
+                        "invalid query plan",
+                        f"alias '{name}': Underscore-prefixed names are reserved",
+                    ),
+                )
+
+    @staticmethod
+    def _table_references(tree: exp.Expression) -> list[tuple[str, str]]:
+        ctes = {cte.alias_or_name for cte in tree.find_all(exp.CTE)}
+        refs: list[tuple[str, str]] = []
+        for table in tree.find_all(exp.Table):
+            if not table.name:
+                continue  # table functions such as unnest
+            if table.catalog:
+                raise AmpError(
+                    "TABLE_REFERENCE_RESOLUTION",
+                    _caused_by(
+                        "invalid table reference",
+                        f"Catalog-qualified table references are not supported: {table.sql()}",
+                    ),
+                )
+            if not table.db:
+                if table.name in ctes:
+                    continue
+                raise AmpError(
+                    "TABLE_REFERENCE_RESOLUTION",
+                    _caused_by(
+                        "invalid table reference",
+                        f"table '{table.name}' is not qualified by a dataset: "
+                        'use "<namespace>/<name>@<revision>".<table>',
+                    ),
+                )
+            if (table.db, table.name) not in refs:
+                refs.append((table.db, table.name))
+        return refs
+
+    def _bind(self, spelling: str, table_name: str) -> tuple[Dataset, Table]:
+        """Resolve `spelling.table` and (re)register that schema spelling in the context."""
+        try:
+            ref = DatasetReference.parse(spelling)
+            validate_table_name(table_name)
+        except InvalidReference as exc:
+            raise AmpError(
+                "TABLE_REFERENCE_RESOLUTION",
+                _caused_by(f"invalid table reference '{spelling}.{table_name}'", str(exc)),
+            ) from None
+        try:
+            dataset = self.store.resolve(ref)
+        except DatasetNotFound as exc:
+            raise AmpError(
+                "PLANNING_ERROR",
+                _caused_by(
+                    "failed to plan query",
+                    f"Error during planning: table '{DEFAULT_CATALOG}.{spelling}.{table_name}' "
+                    f"not found: {exc}",
+                ),
+            ) from None
+        table = dataset.tables.get(table_name)
+        if table is None:
+            raise AmpError(
+                "PLANNING_ERROR",
+                _caused_by(
+                    "failed to plan query",
+                    f"Error during planning: table '{DEFAULT_CATALOG}.{spelling}.{table_name}' "
+                    f"not found: dataset '{ref}' has tables {sorted(dataset.tables)}",
+                ),
+            )
+        if self._spellings.get(spelling) != dataset.manifest_hash:
+            schema = df_catalog.Schema.memory_schema()
+            for name, tbl in dataset.tables.items():
+                schema.register_table(name, self._provider(dataset, tbl))
+            self.ctx.catalog(DEFAULT_CATALOG).register_schema(spelling, schema)
+            self._spellings[spelling] = dataset.manifest_hash
+        return dataset, table
+
+    def _provider(self, dataset: Dataset, table: Table) -> object:
+        key = (dataset.manifest_hash, table.name)
+        provider = self._providers.get(key)
+        if provider is None:
+            self._tmp_counter += 1
+            tmp = f"amp_local_tmp_{self._tmp_counter}"
+            if table.directory is not None and table.directory.is_dir():
+                self.ctx.register_listing_table(tmp, str(table.directory), schema=table.schema)
+            else:
+                self.ctx.register_record_batches(tmp, [[table.schema.empty_table().to_batches()]])
+            provider = self.ctx.catalog(DEFAULT_CATALOG).schema("public").table(tmp)
+            self.ctx.deregister_table(tmp)
+            self._providers[key] = provider
+        return provider
+
+    @staticmethod
+    def _planning_error(message: str) -> AmpError:
+        message = amp_error_text(message)
+        if "ParserError" in message or "SQL error" in message:
+            return AmpError("SQL_PARSE_ERROR", _caused_by("invalid SQL", message))
+        if "not supported" in message and any(k in message for k in ("DDL", "DML", "Statement")):
+            return AmpError("INVALID_PLAN", _caused_by("invalid query plan", message))
+        return AmpError("PLANNING_ERROR", _caused_by("failed to plan query", message))
+
+    # --- execution ------------------------------------------------------------------------
+
+    def execute(self, planned: PlannedQuery) -> tuple[list[BlockRange], Iterator[pa.RecordBatch]]:
+        """Check the tables are synced, compute the common ranges, and start the stream."""
+        for dataset, table in planned.tables:
+            if table.directory is None:
+                raise AmpError(
+                    "PHYSICAL_CATALOG_ERROR",
+                    _caused_by(
+                        "failed to build the physical catalog",
+                        f"Table {dataset.ref_name}.{table.name} has not been synced",
+                    ),
+                )
+        names = [f.name for f in planned.schema]
+        duplicates = sorted({n for n in names if names.count(n) > 1})
+        if duplicates:
+            raise AmpError(
+                "CORE_EXECUTION_ERROR",
+                f"Duplicate field names detected: {duplicates}. Please alias your columns",
+            )
+        ranges = self.store.block_range(planned.tables)
+        return ranges, self._batches(planned)
+
+    @staticmethod
+    def _batches(planned: PlannedQuery) -> Iterator[pa.RecordBatch]:
+        try:
+            stream = planned.dataframe.execute_stream()
+            for batch in stream:
+                yield _conform(batch.to_pyarrow(), planned.schema)
+        except AmpError:
+            raise
+        except Exception as exc:
+            message = amp_error_text(str(exc))
+            raise AmpError("EXECUTION_ERROR", _caused_by("query execution failed", message)) from None

@@ -1,0 +1,193 @@
+"""Arrow Flight with exactly Amp's surface (PROTOCOL §1.3-1.8), on grpcio.
+
+Only `GetFlightInfo(Any<CommandStatementQuery>)` and `DoGet` exist; every other RPC is answered
+UNIMPLEMENTED by gRPC itself because it is not registered. grpcio (rather than pyarrow's Flight server)
+lets errors carry Amp's exact status codes and messages, without Python tracebacks appended.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Iterator
+from concurrent import futures
+
+import grpc
+import pyarrow as pa
+
+from amp_local import protowire as pw
+from amp_local.datasets import BlockRange
+from amp_local.engine import QueryEngine
+from amp_local.errors import AmpError, GrpcCode
+
+log = logging.getLogger("amp_local.flight")
+
+SERVICE = "arrow.flight.protocol.FlightService"
+MAX_MESSAGE_BYTES = 2 * 1024 * 1024  # GRPC_TARGET_MAX_FLIGHT_SIZE_BYTES
+STATUS = {
+    GrpcCode.INVALID_ARGUMENT: grpc.StatusCode.INVALID_ARGUMENT,
+    GrpcCode.NOT_FOUND: grpc.StatusCode.NOT_FOUND,
+    GrpcCode.INTERNAL: grpc.StatusCode.INTERNAL,
+    GrpcCode.UNIMPLEMENTED: grpc.StatusCode.UNIMPLEMENTED,
+    GrpcCode.UNAUTHENTICATED: grpc.StatusCode.UNAUTHENTICATED,
+    GrpcCode.RESOURCE_EXHAUSTED: grpc.StatusCode.RESOURCE_EXHAUSTED,
+}
+
+
+def _identity(data: bytes) -> bytes:
+    return data
+
+
+def ipc_messages(schema: pa.Schema, batch: pa.RecordBatch | None) -> list[tuple[bytes, bytes]]:
+    """(flatbuffer header, body) of each IPC message needed to send `batch` (or just the schema)."""
+    sink = pa.BufferOutputStream()
+    with pa.ipc.new_stream(sink, schema) as writer:
+        if batch is not None:
+            writer.write_batch(batch)
+    reader = pa.ipc.MessageReader.open_stream(sink.getvalue())
+    out = []
+    for message in reader:
+        out.append((message.metadata.to_pybytes(), message.body.to_pybytes() if message.body else b""))
+    return out
+
+
+def slice_batch(batch: pa.RecordBatch, max_bytes: int = MAX_MESSAGE_BYTES) -> Iterator[pa.RecordBatch]:
+    """Split a batch into slices of roughly `max_bytes`, as Amp does for large batches."""
+    size = batch.nbytes
+    if size <= max_bytes or batch.num_rows <= 1:
+        yield batch
+        return
+    rows = max(1, batch.num_rows * max_bytes // size)
+    for offset in range(0, batch.num_rows, rows):
+        yield batch.slice(offset, rows)
+
+
+def app_metadata(ranges: list[BlockRange], complete: bool) -> bytes:
+    return json.dumps(
+        {"ranges": [r.to_json() for r in ranges], "ranges_complete": complete},
+        separators=(",", ":"),
+    ).encode()
+
+
+class FlightService:
+    """The two RPCs Amp answers; `token` (if set) must arrive as `authorization: Bearer <token>`."""
+
+    def __init__(self, engine: QueryEngine, token: str | None = None) -> None:
+        self.engine = engine
+        self.token = token
+
+    # --- helpers ------------------------------------------------------------------------------
+
+    def _abort(self, context: grpc.ServicerContext, error: AmpError) -> None:
+        log.info("query failed: %s %s", error.error_code, error.message)
+        context.abort(STATUS[error.grpc_code], error.message)
+
+    def _check_auth(self, context: grpc.ServicerContext) -> None:
+        if self.token is None:
+            return
+        headers = {k.lower(): v for k, v in context.invocation_metadata()}
+        if headers.get("authorization") != f"Bearer {self.token}":
+            raise AmpError(
+                "UNAUTHENTICATED",
+                "missing or invalid bearer token: send 'authorization: Bearer <token>'",
+            )
+
+    @staticmethod
+    def _stream_header(context: grpc.ServicerContext) -> bool | None:
+        for key, value in context.invocation_metadata():
+            if key.lower() == "amp-stream":
+                value = value.strip().lower()
+                if value in ("true", "1"):
+                    return True
+                if value in ("false", "0"):
+                    return False
+        return None
+
+    # --- RPCs ---------------------------------------------------------------------------------
+
+    def get_flight_info(self, request: bytes, context: grpc.ServicerContext) -> bytes:
+        try:
+            self._check_auth(context)
+            descriptor = pw.FlightDescriptor.decode(request)
+            if descriptor.type != pw.DESCRIPTOR_TYPE_CMD:
+                raise AmpError(
+                    "UNSUPPORTED_FLIGHT_DESCRIPTOR_TYPE",
+                    f"unsupported flight descriptor type: {descriptor.type}",
+                )
+            try:
+                type_url, value = pw.decode_any(descriptor.cmd)
+            except (pw.DecodeError, UnicodeDecodeError) as exc:
+                raise AmpError("PB_DECODE_ERROR", f"failed to decode descriptor command: {exc}")
+            if type_url != pw.STATEMENT_QUERY_TYPE_URL:
+                raise AmpError(
+                    "UNSUPPORTED_FLIGHT_DESCRIPTOR_COMMAND",
+                    f"unsupported flight descriptor command: {type_url}",
+                )
+            try:
+                sql = pw.decode_statement_query(value)
+            except (pw.DecodeError, UnicodeDecodeError) as exc:
+                raise AmpError("PB_DECODE_ERROR", f"failed to decode CommandStatementQuery: {exc}")
+            planned = self.engine.plan(sql, self._stream_header(context))
+            ticket = json.dumps({"query": sql, "stream": planned.streaming}).encode()
+            return pw.encode_flight_info(planned.schema.serialize().to_pybytes(), request, ticket)
+        except AmpError as error:
+            self._abort(context, error)  # raises
+            return b""
+
+    def do_get(self, request: bytes, context: grpc.ServicerContext) -> Iterator[bytes]:
+        try:
+            self._check_auth(context)
+            try:
+                ticket = json.loads(pw.decode_ticket(request))
+                sql, stream = ticket["query"], bool(ticket["stream"])
+            except (ValueError, KeyError, TypeError, pw.DecodeError) as exc:
+                raise AmpError("TICKET_DECODING_ERROR", f"failed to decode ticket: {exc}")
+            planned = self.engine.plan(sql, stream)
+            ranges, batches = self.engine.execute(planned)
+            schema = planned.schema
+            data_meta = app_metadata(ranges, complete=False)
+            yield pw.encode_flight_data(*ipc_messages(schema, None)[0])
+            sent = False
+            for batch in batches:
+                if batch.num_rows == 0 and sent:
+                    continue
+                for piece in slice_batch(batch):
+                    for header, body in ipc_messages(schema, piece)[1:]:
+                        yield pw.encode_flight_data(header, body, data_meta)
+                sent = True
+            empty = pa.RecordBatch.from_pylist([], schema=schema)
+            if not sent:  # an empty result still sends one (empty) data batch
+                for header, body in ipc_messages(schema, empty)[1:]:
+                    yield pw.encode_flight_data(header, body, data_meta)
+            for header, body in ipc_messages(schema, empty)[1:]:
+                yield pw.encode_flight_data(header, body, app_metadata(ranges, complete=True))
+        except AmpError as error:
+            self._abort(context, error)
+
+
+def serve_flight(
+    engine: QueryEngine, host: str, port: int, token: str | None = None, workers: int = 16
+) -> tuple[grpc.Server, int]:
+    """Start the Flight gRPC server; returns it and the bound port."""
+    service = FlightService(engine, token)
+    handlers = {
+        "GetFlightInfo": grpc.unary_unary_rpc_method_handler(
+            service.get_flight_info, request_deserializer=_identity, response_serializer=_identity
+        ),
+        "DoGet": grpc.unary_stream_rpc_method_handler(
+            service.do_get, request_deserializer=_identity, response_serializer=_identity
+        ),
+    }
+    server = grpc.server(
+        futures.ThreadPoolExecutor(max_workers=workers, thread_name_prefix="amp-flight"),
+        options=[
+            ("grpc.max_send_message_length", 64 * 1024 * 1024),
+            ("grpc.max_receive_message_length", 64 * 1024 * 1024),
+        ],
+    )
+    server.add_generic_rpc_handlers([grpc.method_handlers_generic_handler(SERVICE, handlers)])
+    bound = server.add_insecure_port(f"{host}:{port}")
+    if bound == 0:
+        raise OSError(f"could not bind the Flight server to {host}:{port}")
+    server.start()
+    return server, bound

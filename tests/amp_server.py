@@ -1,0 +1,100 @@
+"""Start `amp-local serve` as a real subprocess on free ports, for tests and benchmarks."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+SNAPSHOTS = Path(__file__).resolve().parents[1] / ".." / "shared" / "amp" / "snapshots"
+SNAPSHOTS = Path(os.environ.get("AMP_SNAPSHOTS", SNAPSHOTS)).resolve()
+SNAPSHOT_DATASETS = {
+    "_/eth_rpc@0.0.0": SNAPSHOTS / "eth_rpc",
+    "_/eth_firehose@0.0.0": SNAPSHOTS / "eth_firehose",
+    "_/base_rpc@0.0.0": SNAPSHOTS / "base_rpc",
+}
+READY_PREFIX = "AMP_LOCAL_READY"
+
+
+@dataclass
+class AmpServer:
+    process: subprocess.Popen
+    ready: dict
+    data_dir: Path
+    stderr_lines: list[str] = field(default_factory=list)
+
+    @property
+    def flight_url(self) -> str:
+        return self.ready["flight_url"]
+
+    @property
+    def flight_port(self) -> int:
+        return self.ready["flight_port"]
+
+    @property
+    def admin_url(self) -> str | None:
+        return self.ready.get("admin_url")
+
+    def stop(self) -> int:
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        return self.process.returncode
+
+
+def start_amp_local(
+    data_dir: Path,
+    *,
+    blocks: int = 2_000,
+    extra_args: Sequence[str] = (),
+    snapshots: bool = True,
+    timeout: float = 180.0,
+) -> AmpServer:
+    """Run `python -m amp_local serve` on free ports and wait for its READY line."""
+    args = [
+        sys.executable, "-m", "amp_local", "serve",
+        "--data-dir", str(data_dir), "--flight-port", "0", "--blocks", str(blocks),
+        *extra_args,
+    ]
+    if snapshots:
+        for ref, path in SNAPSHOT_DATASETS.items():
+            args += ["--dataset", f"{ref}={path}"]
+    process = subprocess.Popen(
+        args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, bufsize=1
+    )
+    stderr_lines: list[str] = []
+
+    def drain_stderr() -> None:
+        for line in process.stderr:
+            stderr_lines.append(line)
+
+    threading.Thread(target=drain_stderr, daemon=True).start()
+    deadline = time.monotonic() + timeout
+    ready = None
+    while time.monotonic() < deadline:
+        line = process.stdout.readline()
+        if not line:
+            if process.poll() is not None:
+                break
+            continue
+        if line.startswith(READY_PREFIX):
+            ready = json.loads(line[len(READY_PREFIX):])
+            break
+    if ready is None:
+        process.kill()
+        raise RuntimeError(
+            "amp-local did not become ready:\n" + "".join(stderr_lines[-40:])
+        )
+    threading.Thread(target=process.stdout.read, daemon=True).start()
+    return AmpServer(process, ready, Path(data_dir), stderr_lines)

@@ -1,0 +1,49 @@
+"""Shared fixtures: one `amp_local` server per test session, started on free ports."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.amp_server import AmpServer, start_amp_local
+
+pytest_plugins = ["dbt.tests.fixtures.project"]
+
+TEST_BLOCKS = 2_000
+TEST_SEED = 7
+
+
+@pytest.fixture(scope="session")
+def amp_server(tmp_path_factory) -> AmpServer:
+    """A real `amp-local serve` subprocess: synthetic chain + Amp's real snapshot datasets."""
+    server = start_amp_local(
+        tmp_path_factory.mktemp("amp_local"),
+        blocks=TEST_BLOCKS,
+        extra_args=["--seed", str(TEST_SEED)],
+    )
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def amp_server_with_token(tmp_path_factory) -> AmpServer:
+    """A server that enforces a bearer token (like a hosted Amp gateway)."""
+    server = start_amp_local(
+        tmp_path_factory.mktemp("amp_local_token"),
+        blocks=0,
+        extra_args=["--token", "s3cret-test-token"],
+    )
+    server.token = "s3cret-test-token"
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="class")
+def dbt_profile_target(amp_server):
+    """The profile dbt-tests-adapter writes for every functional test project."""
+    return {
+        "type": "amp",
+        "threads": 4,
+        "query_url": amp_server.flight_url,
+        "admin_url": amp_server.admin_url or "http://127.0.0.1:1",
+        "schema": "dbt_test",
+    }
