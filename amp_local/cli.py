@@ -73,7 +73,6 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def serve(args: argparse.Namespace) -> int:
-    from amp_local.chain import ChainFollower, generate_chain
     from amp_local.datasets import DatasetStore
     from amp_local.engine import QueryEngine
     from amp_local.flight import serve_flight
@@ -87,6 +86,8 @@ def serve(args: argparse.Namespace) -> int:
     store = DatasetStore()
     follower = None
     if args.blocks:
+        from amp_local.chain import ChainFollower, generate_chain
+
         chain_dir = args.data_dir.expanduser() / "chain"
         generate_chain(chain_dir, blocks=args.blocks, seed=args.seed)
         for name in ("eth_firehose", "eth_rpc"):
