@@ -59,17 +59,62 @@ def build_parser() -> argparse.ArgumentParser:
     )
     serve.add_argument("--seed", type=int, default=0)
     serve.add_argument(
-        "--follow", type=float, default=None, metavar="SECONDS",
+        "--follow",
+        type=float,
+        default=None,
+        metavar="SECONDS",
         help="append a new block at the chain head every SECONDS",
     )
-    serve.add_argument("--token", default=os.environ.get("AMP_LOCAL_TOKEN"),
-                       help="require 'authorization: Bearer TOKEN' (default: no auth, like OSS Amp)")
     serve.add_argument(
-        "--dataset", action="append", default=[], metavar="NS/NAME@VERSION=DIR",
+        "--token",
+        default=os.environ.get("AMP_LOCAL_TOKEN"),
+        help="require 'authorization: Bearer TOKEN' (default: no auth, like OSS Amp)",
+    )
+    serve.add_argument(
+        "--dataset",
+        action="append",
+        default=[],
+        metavar="NS/NAME@VERSION=DIR",
         help="serve a raw dataset folder (repeatable)",
     )
     serve.add_argument("-v", "--verbose", action="store_true")
+    run = sub.add_parser(
+        "exec",
+        help="start a server on free ports, run COMMAND with AMP_QUERY_URL/AMP_ADMIN_URL set, stop it",
+    )
+    run.add_argument("--data-dir", type=Path, default=Path(".amp-local"))
+    run.add_argument("--blocks", type=int, default=20_000)
+    run.add_argument("--seed", type=int, default=0)
+    run.add_argument("cmd", nargs=argparse.REMAINDER, metavar="-- COMMAND ...")
     return parser
+
+
+def run_with_server(args: argparse.Namespace) -> int:
+    """`amp-local exec -- dbt build ...`: the README's one-command demo, with no server to set up."""
+    import subprocess
+
+    from amp_local.launcher import SNAPSHOT_DATASETS, start_amp_local
+
+    cmd = args.cmd[1:] if args.cmd[:1] == ["--"] else args.cmd
+    if not cmd:
+        raise UsageError("exec needs a command, e.g. amp-local exec -- dbt build")
+    snapshots = all(p.is_dir() for p in SNAPSHOT_DATASETS.values())
+    server = start_amp_local(
+        args.data_dir,
+        blocks=args.blocks,
+        snapshots=snapshots,
+        extra_args=["--seed", str(args.seed)],
+    )
+    env = dict(os.environ, AMP_QUERY_URL=server.flight_url)
+    if server.admin_url:
+        env["AMP_ADMIN_URL"] = server.admin_url
+    print(f"amp-local: serving {server.flight_url}; running: {' '.join(cmd)}", file=sys.stderr)
+    try:
+        return subprocess.call(cmd, env=env)
+    except FileNotFoundError:
+        raise UsageError(f"command not found: {cmd[0]}") from None
+    finally:
+        server.stop()
 
 
 def serve(args: argparse.Namespace) -> int:
@@ -129,7 +174,7 @@ def main(argv: list[str] | None = None) -> int:
         stream=sys.stderr,
     )
     try:
-        return serve(args)
+        return serve(args) if args.command == "serve" else run_with_server(args)
     except UsageError as exc:
         print(f"amp-local: error: {exc}", file=sys.stderr)
         return 2

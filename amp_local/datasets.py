@@ -222,13 +222,13 @@ class DatasetStore:
             end_hash, _, end_ts = self._block_info(source, end)
             _, prev_hash, _ = self._block_info(source, start)
             ranges.append(
-                BlockRange(network, start, end, "0x" + end_hash.hex(), "0x" + prev_hash.hex(), end_ts)
+                BlockRange(
+                    network, start, end, "0x" + end_hash.hex(), "0x" + prev_hash.hex(), end_ts
+                )
             )
         return ranges
 
-    def _block_info(
-        self, dataset: Dataset | None, number: int
-    ) -> tuple[bytes, bytes, int | None]:
+    def _block_info(self, dataset: Dataset | None, number: int) -> tuple[bytes, bytes, int | None]:
         """(hash, parent hash, unix timestamp) of a block, read from the dataset's `blocks` table."""
         blocks = dataset.tables.get("blocks") if dataset else None
         zero = bytes(32)

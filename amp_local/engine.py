@@ -280,4 +280,6 @@ class QueryEngine:
             raise
         except Exception as exc:
             message = amp_error_text(str(exc))
-            raise AmpError("EXECUTION_ERROR", _caused_by("query execution failed", message)) from None
+            raise AmpError(
+                "EXECUTION_ERROR", _caused_by("query execution failed", message)
+            ) from None

@@ -47,11 +47,15 @@ def ipc_messages(schema: pa.Schema, batch: pa.RecordBatch | None) -> list[tuple[
     reader = pa.ipc.MessageReader.open_stream(sink.getvalue())
     out = []
     for message in reader:
-        out.append((message.metadata.to_pybytes(), message.body.to_pybytes() if message.body else b""))
+        out.append(
+            (message.metadata.to_pybytes(), message.body.to_pybytes() if message.body else b"")
+        )
     return out
 
 
-def slice_batch(batch: pa.RecordBatch, max_bytes: int = MAX_MESSAGE_BYTES) -> Iterator[pa.RecordBatch]:
+def slice_batch(
+    batch: pa.RecordBatch, max_bytes: int = MAX_MESSAGE_BYTES
+) -> Iterator[pa.RecordBatch]:
     """Split a batch into slices of roughly `max_bytes`, as Amp does for large batches."""
     size = batch.nbytes
     if size <= max_bytes or batch.num_rows <= 1:
@@ -117,7 +121,9 @@ class FlightService:
             try:
                 type_url, value = pw.decode_any(descriptor.cmd)
             except (pw.DecodeError, UnicodeDecodeError) as exc:
-                raise AmpError("PB_DECODE_ERROR", f"failed to decode descriptor command: {exc}")
+                raise AmpError(
+                    "PB_DECODE_ERROR", f"failed to decode descriptor command: {exc}"
+                ) from None
             if type_url != pw.STATEMENT_QUERY_TYPE_URL:
                 raise AmpError(
                     "UNSUPPORTED_FLIGHT_DESCRIPTOR_COMMAND",
@@ -126,7 +132,9 @@ class FlightService:
             try:
                 sql = pw.decode_statement_query(value)
             except (pw.DecodeError, UnicodeDecodeError) as exc:
-                raise AmpError("PB_DECODE_ERROR", f"failed to decode CommandStatementQuery: {exc}")
+                raise AmpError(
+                    "PB_DECODE_ERROR", f"failed to decode CommandStatementQuery: {exc}"
+                ) from None
             planned = self.engine.plan(sql, self._stream_header(context))
             ticket = json.dumps({"query": sql, "stream": planned.streaming}).encode()
             return pw.encode_flight_info(planned.schema.serialize().to_pybytes(), request, ticket)
@@ -141,7 +149,9 @@ class FlightService:
                 ticket = json.loads(pw.decode_ticket(request))
                 sql, stream = ticket["query"], bool(ticket["stream"])
             except (ValueError, KeyError, TypeError, pw.DecodeError) as exc:
-                raise AmpError("TICKET_DECODING_ERROR", f"failed to decode ticket: {exc}")
+                raise AmpError(
+                    "TICKET_DECODING_ERROR", f"failed to decode ticket: {exc}"
+                ) from None
             planned = self.engine.plan(sql, stream)
             ranges, batches = self.engine.execute(planned)
             schema = planned.schema

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.amp_server import AmpServer, start_amp_local
+from amp_local.launcher import AmpServer, start_amp_local
 
 pytest_plugins = ["dbt.tests.fixtures.project"]
 
@@ -32,7 +32,7 @@ def amp_server_with_token(tmp_path_factory) -> AmpServer:
         blocks=0,
         extra_args=["--token", "s3cret-test-token"],
     )
-    server.token = "s3cret-test-token"
+    server.token = "s3cret-test-token"  # what clients must send
     yield server
     server.stop()
 

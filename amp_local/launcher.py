@@ -1,4 +1,7 @@
-"""Start `amp-local serve` as a real subprocess on free ports, for tests and benchmarks."""
+"""Start `amp-local serve` as a subprocess on free ports and read back its READY line.
+
+Used by `amp-local exec`, the test fixtures and the benchmarks, so all three start the server the same way.
+"""
 
 from __future__ import annotations
 
@@ -13,14 +16,16 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-SNAPSHOTS = Path(__file__).resolve().parents[1] / ".." / "shared" / "amp" / "snapshots"
+from amp_local.cli import READY_PREFIX
+
+# Amp's real table snapshots, beside the checkout (override with AMP_SNAPSHOTS)
+SNAPSHOTS = Path(__file__).resolve().parents[2] / "shared" / "amp" / "snapshots"
 SNAPSHOTS = Path(os.environ.get("AMP_SNAPSHOTS", SNAPSHOTS)).resolve()
 SNAPSHOT_DATASETS = {
     "_/eth_rpc@0.0.0": SNAPSHOTS / "eth_rpc",
     "_/eth_firehose@0.0.0": SNAPSHOTS / "eth_firehose",
     "_/base_rpc@0.0.0": SNAPSHOTS / "base_rpc",
 }
-READY_PREFIX = "AMP_LOCAL_READY"
 
 
 @dataclass
@@ -29,6 +34,7 @@ class AmpServer:
     ready: dict
     data_dir: Path
     stderr_lines: list[str] = field(default_factory=list)
+    token: str | None = None
 
     @property
     def flight_url(self) -> str:
@@ -59,19 +65,33 @@ def start_amp_local(
     blocks: int = 2_000,
     extra_args: Sequence[str] = (),
     snapshots: bool = True,
+    env: dict[str, str] | None = None,
     timeout: float = 180.0,
 ) -> AmpServer:
     """Run `python -m amp_local serve` on free ports and wait for its READY line."""
     args = [
-        sys.executable, "-m", "amp_local", "serve",
-        "--data-dir", str(data_dir), "--flight-port", "0", "--blocks", str(blocks),
+        sys.executable,
+        "-m",
+        "amp_local",
+        "serve",
+        "--data-dir",
+        str(data_dir),
+        "--flight-port",
+        "0",
+        "--blocks",
+        str(blocks),
         *extra_args,
     ]
     if snapshots:
+        missing = [str(p) for p in SNAPSHOT_DATASETS.values() if not p.is_dir()]
+        if missing:
+            raise FileNotFoundError(
+                f"Amp snapshot folders not found: {missing}; set AMP_SNAPSHOTS to shared/amp/snapshots"
+            )
         for ref, path in SNAPSHOT_DATASETS.items():
             args += ["--dataset", f"{ref}={path}"]
     process = subprocess.Popen(
-        args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, bufsize=1
+        args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, bufsize=1, env=env
     )
     stderr_lines: list[str] = []
 
@@ -89,12 +109,10 @@ def start_amp_local(
                 break
             continue
         if line.startswith(READY_PREFIX):
-            ready = json.loads(line[len(READY_PREFIX):])
+            ready = json.loads(line[len(READY_PREFIX) :])
             break
     if ready is None:
         process.kill()
-        raise RuntimeError(
-            "amp-local did not become ready:\n" + "".join(stderr_lines[-40:])
-        )
+        raise RuntimeError("amp-local did not become ready:\n" + "".join(stderr_lines[-40:]))
     threading.Thread(target=process.stdout.read, daemon=True).start()
     return AmpServer(process, ready, Path(data_dir), stderr_lines)
