@@ -94,7 +94,8 @@ class DatasetStore:
 
     def __init__(self) -> None:
         self._lock = threading.RLock()
-        self._manifests: dict[str, Dataset] = {}  # hash -> dataset revision
+        # (namespace, name, manifest hash) -> revision: Amp keys physical data by dataset + hash
+        self._revisions: dict[tuple[str, str, str], Dataset] = {}
         self._versions: dict[tuple[str, str], _Versions] = {}
         self._range_cache: dict[tuple, tuple[int, int] | None] = {}
         self._block_cache: dict[tuple, dict[int, tuple[bytes, bytes, int]]] = {}
@@ -134,8 +135,15 @@ class DatasetStore:
 
     def register(self, dataset: Dataset, version: str | None) -> None:
         """Link a manifest to namespace/name; tag it with `version` (semver) or only move `dev`."""
+        key = (dataset.namespace, dataset.name, dataset.manifest_hash)
         with self._lock:
-            self._manifests[dataset.manifest_hash] = dataset
+            existing = self._revisions.get(key)
+            if existing is not None and existing.tables != dataset.tables:
+                raise ValueError(
+                    f"{dataset.ref_name}: manifest {dataset.manifest_hash[:12]}… is already "
+                    "registered with other data; give the dataset another name or manifest"
+                )
+            self._revisions[key] = dataset
             versions = self._versions.setdefault((dataset.namespace, dataset.name), _Versions())
             versions.dev = dataset.manifest_hash
             if version is not None:
@@ -162,12 +170,11 @@ class DatasetStore:
             elif kind == "semver":
                 digest = versions.tags.get(ref.revision)
             else:
-                digest = ref.revision if ref.revision in self._manifests else None
-                if digest and self._manifests[digest].ref_name != f"{ref.namespace}/{ref.name}":
-                    digest = None
-            if digest is None:
+                digest = ref.revision
+            dataset = self._revisions.get((ref.namespace, ref.name, digest or ""))
+            if dataset is None:
                 raise DatasetNotFound(f"dataset revision '{ref}' not found")
-            return self._manifests[digest]
+            return dataset
 
     def datasets(self) -> Iterable[tuple[str, str, dict[str, str], str | None]]:
         with self._lock:

@@ -81,8 +81,8 @@ class QueryEngine:
             SQLOptions().with_allow_ddl(False).with_allow_dml(False).with_allow_statements(False)
         )
         self._lock = threading.RLock()
-        self._spellings: dict[str, str] = {}  # schema spelling -> manifest hash registered
-        self._providers: dict[tuple[str, str], object] = {}
+        self._spellings: dict[str, tuple[str, str]] = {}  # spelling -> (dataset, hash) registered
+        self._providers: dict[tuple[str, str, str], object] = {}
         self._tmp_counter = 0
 
     # --- planning -------------------------------------------------------------------------
@@ -215,16 +215,16 @@ class QueryEngine:
                     f"not found: dataset '{ref}' has tables {sorted(dataset.tables)}",
                 ),
             )
-        if self._spellings.get(spelling) != dataset.manifest_hash:
+        if self._spellings.get(spelling) != (dataset.ref_name, dataset.manifest_hash):
             schema = df_catalog.Schema.memory_schema()
             for name, tbl in dataset.tables.items():
                 schema.register_table(name, self._provider(dataset, tbl))
             self.ctx.catalog(DEFAULT_CATALOG).register_schema(spelling, schema)
-            self._spellings[spelling] = dataset.manifest_hash
+            self._spellings[spelling] = (dataset.ref_name, dataset.manifest_hash)
         return dataset, table
 
     def _provider(self, dataset: Dataset, table: Table) -> object:
-        key = (dataset.manifest_hash, table.name)
+        key = (dataset.ref_name, dataset.manifest_hash, table.name)
         provider = self._providers.get(key)
         if provider is None:
             self._tmp_counter += 1
