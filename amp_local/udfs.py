@@ -17,6 +17,9 @@ Public interface (used by `amp_local.engine`):
   wrappers and the extra `arrow_typeof(…)` argument the rewrite added, so
   `evm_decode_hex__9f…(arrow_cast(logs.address,Utf8("Binary")),arrow_typeof(logs.address))` becomes
   `evm_decode_hex(logs.address)`. Use it instead of a bare name substitution.
+* `clean_error_text(text)` — `unrewrite_text` plus removal of the `PyErr { … traceback … }` wrapper
+  DataFusion puts around exceptions raised inside a UDF at run time (those messages start with
+  Amp's function name, e.g. `evm_decode_hex: expected FixedSizeBinary(20) or …, got Binary`).
 
 Why a rewrite (measured with datafusion 55.0.0):
 
@@ -48,7 +51,10 @@ Why a rewrite (measured with datafusion 55.0.0):
   non-literal argument is planned as FSB(20) and fails at run time ("expected scalar"), as in Amp.
 
 Decoding is done with numpy on whole columns for the common "word" types (see `evm_abi`), with
-eth-abi as the per-row fallback; a 200k-row Transfer decode takes ~0.3 s on a 2-core box.
+eth-abi as the per-row fallback. Measured on the 2-core box, 200k Transfer logs in 8k-row batches:
+`evm_decode_log(…)` with `WHERE topic0 = evm_topic(…)` 0.07–0.15 s; adding
+`shift_units(ev['value'], -18)` and `evm_decode_hex(ev['from'])` 0.32 s in total (eth-abi alone,
+row by row, needs 0.78 s just for the uint256 bodies).
 """
 
 from __future__ import annotations
@@ -189,6 +195,20 @@ def unrewrite_text(text: str) -> str:
         out.append(amp)
     out.append(text[pos:])
     return "".join(out)
+
+
+_PYERR_RE = re.compile(
+    r"PyErr \{ type: <class '[^']*'>, value: \w+\((?P<q>['\"])(?P<msg>.*?)(?P=q)\), "
+    r"traceback: (?:None|Some\(.*?\)) \}",
+    re.S,
+)
+
+
+def clean_error_text(text: str) -> str:
+    """`unrewrite_text` plus: a Python exception raised inside a UDF reaches DataFusion's message
+    as `PyErr { type: <class 'ValueError'>, value: ValueError('evm_decode_hex: …'), traceback: … }`;
+    keep only the message (`evm_decode_hex: …`)."""
+    return unrewrite_text(_PYERR_RE.sub(lambda m: m.group("msg"), text))
 
 
 # --------------------------------------------------------------------------------------------

@@ -20,6 +20,7 @@ from eth_hash.auto import keccak
 from amp_local.errors import AmpError
 from amp_local.udfs import (
     amp_function_name,
+    clean_error_text,
     install_udfs,
     rewrite_udf_calls,
     unrewrite_text,
@@ -736,3 +737,13 @@ def test_registration_is_idempotent_and_thread_safe():
     for t in threads:
         t.join()
     assert not errors, errors[0]
+
+
+def test_clean_error_text_for_runtime_errors(ctx):
+    with pytest.raises(Exception) as ei:
+        q(ctx, "SELECT evm_decode_hex(X'0102')")
+    msg = clean_error_text(str(ei.value))
+    assert msg.endswith(
+        "evm_decode_hex: expected FixedSizeBinary(20) or FixedSizeBinary(32) argument, got Binary"
+    )
+    assert "PyErr" not in msg and "Traceback" not in msg
