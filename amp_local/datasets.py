@@ -20,6 +20,15 @@ import pyarrow.parquet as pq
 from amp_local.references import DatasetReference, revision_kind, semver_key
 from amp_local.schemas import manifest_hash, schema_from_serde
 
+BLOCK_NUM_FIELD = pa.field("_block_num", pa.uint64(), nullable=False)
+
+
+def with_block_num(schema: pa.Schema) -> pa.Schema:
+    """Amp prepends `_block_num` to every table; some published manifests leave it out."""
+    if "_block_num" in schema.names:
+        return schema
+    return schema.insert(0, BLOCK_NUM_FIELD)
+
 
 class DatasetNotFound(LookupError):
     """No dataset (or no such revision) under that reference."""
@@ -113,7 +122,7 @@ class DatasetStore:
         tables = {
             table_name: Table(
                 table_name,
-                schema_from_serde(spec["schema"]),
+                with_block_num(schema_from_serde(spec["schema"])),
                 spec.get("network", network),
                 directory / table_name,
             )
@@ -210,10 +219,7 @@ class DatasetStore:
     def block_range(self, tables: list[tuple[Dataset, Table]]) -> list[BlockRange]:
         """Per-network intersection of the synced ranges of `tables` (Amp's `common_ranges`)."""
         by_network: dict[str, tuple[int, int]] = {}
-        block_source: dict[str, Dataset] = {}
-        for dataset, table in tables:
-            if "blocks" in dataset.tables:
-                block_source.setdefault(table.network, dataset)
+        for _, table in tables:
             span = self.table_range(table)
             if span is None:
                 return []
@@ -221,19 +227,25 @@ class DatasetStore:
                 lo, hi = by_network[table.network]
                 span = (max(lo, span[0]), min(hi, span[1]))
             by_network[table.network] = span
-        ranges = []
-        for network, (start, end) in sorted(by_network.items()):
-            if start > end:
-                return []
-            source = block_source.get(network)
-            end_hash, _, end_ts = self._block_info(source, end)
-            _, prev_hash, _ = self._block_info(source, start)
-            ranges.append(
-                BlockRange(
-                    network, start, end, "0x" + end_hash.hex(), "0x" + prev_hash.hex(), end_ts
-                )
-            )
-        return ranges
+        if any(start > end for start, end in by_network.values()):
+            return []
+        return [
+            self.describe_range(tables, network, start, end)
+            for network, (start, end) in sorted(by_network.items())
+        ]
+
+    def describe_range(
+        self, tables: list[tuple[Dataset, Table]], network: str, start: int, end: int
+    ) -> BlockRange:
+        """A `BlockRange` for blocks start..end of `network`, hashes read from a `blocks` table."""
+        source = next(
+            (d for d, t in tables if t.network == network and "blocks" in d.tables), None
+        )
+        end_hash, _, end_ts = self._block_info(source, end)
+        _, prev_hash, _ = self._block_info(source, start)
+        return BlockRange(
+            network, start, end, "0x" + end_hash.hex(), "0x" + prev_hash.hex(), end_ts
+        )
 
     def _block_info(self, dataset: Dataset | None, number: int) -> tuple[bytes, bytes, int | None]:
         """(hash, parent hash, unix timestamp) of a block, read from the dataset's `blocks` table."""

@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 import threading
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import pyarrow as pa
 import sqlglot
@@ -27,6 +27,7 @@ from amp_local.udfs import amp_function_name, install_udfs, rewrite_udf_calls
 SETTINGS_STREAM_RE = re.compile(r"\s+SETTINGS\s+stream\s*=\s*([A-Za-z0-9_']+)\s*;?\s*$", re.I)
 NOT_FOUND_RE = re.compile(r"table '(?:amp|datafusion)\.(.+)\.([^.']+)' not found")
 DEFAULT_CATALOG = "amp"
+BLOCK_NUM_CALL_RE = re.compile(r"\bblock_num\s*\(\s*\)", re.I)
 UDF_VARIANT_RE = re.compile(r"\b[a-z_]+__[0-9a-f]{6,}\b")
 
 
@@ -42,6 +43,8 @@ class PlannedQuery:
     schema: pa.Schema
     tables: list[tuple[Dataset, Table]]
     dataframe: object  # datafusion.DataFrame
+    body: str = ""  # the SQL without its SETTINGS clause
+    refs: list[tuple[str, str]] = field(default_factory=list)  # (schema spelling, table)
 
 
 def split_settings(sql: str) -> tuple[str, bool]:
@@ -52,13 +55,13 @@ def split_settings(sql: str) -> tuple[str, bool]:
     return sql[: match.start()], match.group(1).lower() == "true"
 
 
-def _caused_by(error: str, *causes: str) -> str:
+def caused_by(error: str, *causes: str) -> str:
     """Amp's gRPC message shape: `<error> | Caused by: <cause1> -> <cause2>`."""
     causes = tuple(c for c in causes if c)
     return f"{error} | Caused by: {' -> '.join(causes)}" if causes else error
 
 
-def _conform(batch: pa.RecordBatch, schema: pa.Schema) -> pa.RecordBatch:
+def conform_batch(batch: pa.RecordBatch, schema: pa.Schema) -> pa.RecordBatch:
     """Give a batch the planned schema: the physical plan may know more (e.g. non-null
     aggregates from statistics) than the logical schema sent in FlightInfo."""
     if batch.schema == schema:
@@ -68,15 +71,22 @@ def _conform(batch: pa.RecordBatch, schema: pa.Schema) -> pa.RecordBatch:
     return batch.cast(schema)
 
 
+def new_context() -> SessionContext:
+    """A DataFusion context set up like Amp's: catalog `amp`, no information_schema, Amp's UDFs,
+    and no file-listing cache, so parquet files appended at the chain head are seen at once."""
+    config = SessionConfig().with_default_catalog_and_schema(DEFAULT_CATALOG, "public")
+    ctx = SessionContext(config.with_information_schema(False))
+    ctx.sql("SET datafusion.runtime.list_files_cache_limit = '0K'").collect()
+    install_udfs(ctx)
+    return ctx
+
+
 class QueryEngine:
     """One DataFusion context shared by all requests; dataset schemas registered per spelling."""
 
     def __init__(self, store: DatasetStore) -> None:
         self.store = store
-        config = SessionConfig().with_default_catalog_and_schema(DEFAULT_CATALOG, "public")
-        config = config.with_information_schema(False)
-        self.ctx = SessionContext(config)
-        install_udfs(self.ctx)
+        self.ctx = new_context()
         self._options = (
             SQLOptions().with_allow_ddl(False).with_allow_dml(False).with_allow_statements(False)
         )
@@ -94,15 +104,13 @@ class QueryEngine:
         if stream_header is not None:
             streaming = stream_header
         if streaming:
-            raise AmpError(
-                "INVALID_QUERY",
-                "streaming queries are not supported by amp_local yet; run the query in batch mode",
-            )
+            # block_num() is the streaming row's block; over one table that is `_block_num`
+            body = BLOCK_NUM_CALL_RE.sub("_block_num", body)
         tree = self._parse(body)
         if not isinstance(tree, exp.Query):
             raise AmpError(
                 "INVALID_PLAN",
-                _caused_by(
+                caused_by(
                     "invalid query plan",
                     f"only queries are supported: {tree.key.upper()} statements are not "
                     "(Amp is read-only for clients)",
@@ -120,7 +128,7 @@ class QueryEngine:
                 raise
             except Exception as exc:  # DataFusion reports everything as ValueError/Exception
                 raise self._planning_error(str(exc)) from None
-        return PlannedQuery(sql, streaming, schema, tables, df)
+        return PlannedQuery(sql, streaming, schema, tables, df, body, refs)
 
     def _parse(self, sql: str) -> exp.Expression:
         try:
@@ -137,7 +145,7 @@ class QueryEngine:
         if len(trees) != 1:
             raise AmpError(
                 "SQL_PARSE_ERROR",
-                _caused_by("invalid SQL", f"expected exactly one statement, found {len(trees)}"),
+                caused_by("invalid SQL", f"expected exactly one statement, found {len(trees)}"),
             )
         return trees[0]
 
@@ -148,7 +156,7 @@ class QueryEngine:
             if name.startswith("_"):
                 raise AmpError(
                     "INVALID_PLAN",
-                    _caused_by(
+                    caused_by(
                         "invalid query plan",
                         f"alias '{name}': Underscore-prefixed names are reserved",
                     ),
@@ -164,7 +172,7 @@ class QueryEngine:
             if table.catalog:
                 raise AmpError(
                     "TABLE_REFERENCE_RESOLUTION",
-                    _caused_by(
+                    caused_by(
                         "invalid table reference",
                         f"Catalog-qualified table references are not supported: {table.sql()}",
                     ),
@@ -174,7 +182,7 @@ class QueryEngine:
                     continue
                 raise AmpError(
                     "TABLE_REFERENCE_RESOLUTION",
-                    _caused_by(
+                    caused_by(
                         "invalid table reference",
                         f"table '{table.name}' is not qualified by a dataset: "
                         'use "<namespace>/<name>@<revision>".<table>',
@@ -192,14 +200,14 @@ class QueryEngine:
         except InvalidReference as exc:
             raise AmpError(
                 "TABLE_REFERENCE_RESOLUTION",
-                _caused_by(f"invalid table reference '{spelling}.{table_name}'", str(exc)),
+                caused_by(f"invalid table reference '{spelling}.{table_name}'", str(exc)),
             ) from None
         try:
             dataset = self.store.resolve(ref)
         except DatasetNotFound as exc:
             raise AmpError(
                 "PLANNING_ERROR",
-                _caused_by(
+                caused_by(
                     "failed to plan query",
                     f"Error during planning: table '{DEFAULT_CATALOG}.{spelling}.{table_name}' "
                     f"not found: {exc}",
@@ -209,7 +217,7 @@ class QueryEngine:
         if table is None:
             raise AmpError(
                 "PLANNING_ERROR",
-                _caused_by(
+                caused_by(
                     "failed to plan query",
                     f"Error during planning: table '{DEFAULT_CATALOG}.{spelling}.{table_name}' "
                     f"not found: dataset '{ref}' has tables {sorted(dataset.tables)}",
@@ -218,12 +226,13 @@ class QueryEngine:
         if self._spellings.get(spelling) != (dataset.ref_name, dataset.manifest_hash):
             schema = df_catalog.Schema.memory_schema()
             for name, tbl in dataset.tables.items():
-                schema.register_table(name, self._provider(dataset, tbl))
+                schema.register_table(name, self.provider(dataset, tbl))
             self.ctx.catalog(DEFAULT_CATALOG).register_schema(spelling, schema)
             self._spellings[spelling] = (dataset.ref_name, dataset.manifest_hash)
         return dataset, table
 
-    def _provider(self, dataset: Dataset, table: Table) -> object:
+    def provider(self, dataset: Dataset, table: Table) -> object:
+        """The DataFusion table provider of a dataset table (a listing table over its parquet)."""
         key = (dataset.ref_name, dataset.manifest_hash, table.name)
         provider = self._providers.get(key)
         if provider is None:
@@ -242,10 +251,10 @@ class QueryEngine:
     def _planning_error(message: str) -> AmpError:
         message = amp_error_text(message)
         if "ParserError" in message or "SQL error" in message:
-            return AmpError("SQL_PARSE_ERROR", _caused_by("invalid SQL", message))
+            return AmpError("SQL_PARSE_ERROR", caused_by("invalid SQL", message))
         if "not supported" in message and any(k in message for k in ("DDL", "DML", "Statement")):
-            return AmpError("INVALID_PLAN", _caused_by("invalid query plan", message))
-        return AmpError("PLANNING_ERROR", _caused_by("failed to plan query", message))
+            return AmpError("INVALID_PLAN", caused_by("invalid query plan", message))
+        return AmpError("PLANNING_ERROR", caused_by("failed to plan query", message))
 
     # --- execution ------------------------------------------------------------------------
 
@@ -255,7 +264,7 @@ class QueryEngine:
             if table.directory is None:
                 raise AmpError(
                     "PHYSICAL_CATALOG_ERROR",
-                    _caused_by(
+                    caused_by(
                         "failed to build the physical catalog",
                         f"Table {dataset.ref_name}.{table.name} has not been synced",
                     ),
@@ -275,11 +284,11 @@ class QueryEngine:
         try:
             stream = planned.dataframe.execute_stream()
             for batch in stream:
-                yield _conform(batch.to_pyarrow(), planned.schema)
+                yield conform_batch(batch.to_pyarrow(), planned.schema)
         except AmpError:
             raise
         except Exception as exc:
             message = amp_error_text(str(exc))
             raise AmpError(
-                "EXECUTION_ERROR", _caused_by("query execution failed", message)
+                "EXECUTION_ERROR", caused_by("query execution failed", message)
             ) from None

@@ -19,6 +19,7 @@ from amp_local import protowire as pw
 from amp_local.datasets import BlockRange
 from amp_local.engine import QueryEngine
 from amp_local.errors import AmpError, GrpcCode
+from amp_local.streaming import StreamingQuery
 
 log = logging.getLogger("amp_local.flight")
 
@@ -107,6 +108,18 @@ class FlightService:
                     return False
         return None
 
+    @staticmethod
+    def _resume_header(context: grpc.ServicerContext) -> dict | None:
+        """`amp-resume: {"<network>": {"number": N, "hash": "0x…"}}`; invalid JSON is ignored."""
+        for key, value in context.invocation_metadata():
+            if key.lower() == "amp-resume":
+                try:
+                    cursor = json.loads(value)
+                except ValueError:
+                    return None
+                return cursor if isinstance(cursor, dict) else None
+        return None
+
     # --- RPCs ---------------------------------------------------------------------------------
 
     def get_flight_info(self, request: bytes, context: grpc.ServicerContext) -> bytes:
@@ -136,7 +149,10 @@ class FlightService:
                     "PB_DECODE_ERROR", f"failed to decode CommandStatementQuery: {exc}"
                 ) from None
             planned = self.engine.plan(sql, self._stream_header(context))
-            ticket = json.dumps({"query": sql, "stream": planned.streaming}).encode()
+            ticket = {"query": sql, "stream": planned.streaming}
+            if planned.streaming:
+                ticket["resume"] = self._resume_header(context)
+            ticket = json.dumps(ticket).encode()
             return pw.encode_flight_info(planned.schema.serialize().to_pybytes(), request, ticket)
         except AmpError as error:
             self._abort(context, error)  # raises
@@ -153,6 +169,9 @@ class FlightService:
                     "TICKET_DECODING_ERROR", f"failed to decode ticket: {exc}"
                 ) from None
             planned = self.engine.plan(sql, stream)
+            if planned.streaming:
+                yield from self._stream(planned, ticket.get("resume"), context)
+                return
             ranges, batches = self.engine.execute(planned)
             schema = planned.schema
             data_meta = app_metadata(ranges, complete=False)
@@ -173,6 +192,19 @@ class FlightService:
                 yield pw.encode_flight_data(header, body, app_metadata(ranges, complete=True))
         except AmpError as error:
             self._abort(context, error)
+
+    def _stream(
+        self, planned, resume: dict | None, context: grpc.ServicerContext
+    ) -> Iterator[bytes]:
+        query = StreamingQuery(self.engine, planned, resume, is_active=context.is_active)
+        schema = planned.schema
+        empty = pa.RecordBatch.from_pylist([], schema=schema)
+        yield pw.encode_flight_data(*ipc_messages(schema, None)[0])
+        for event in query.events():
+            meta = app_metadata(event.ranges, complete=event.complete)
+            for piece in slice_batch(event.batch) if event.batch is not None else [empty]:
+                for header, body in ipc_messages(schema, piece)[1:]:
+                    yield pw.encode_flight_data(header, body, meta)
 
 
 def serve_flight(

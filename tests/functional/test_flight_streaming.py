@@ -1,0 +1,92 @@
+"""Streaming queries over Flight (PROTOCOL §1.6-1.7): microbatches, commit points, resume, follow."""
+
+from __future__ import annotations
+
+import json
+
+import pyarrow as pa
+import pyarrow.flight as flight
+import pytest
+
+from amp_local.launcher import start_amp_local
+from tests.functional.test_flight_surface import statement_descriptor
+
+
+def stream_until(client, sql, stop, headers=(), timeout=60.0):
+    """Read (rows, block_nums, metadata) chunks until `stop(chunks)` is true, then cancel."""
+    options = flight.FlightCallOptions(headers=list(headers), timeout=timeout)
+    info = client.get_flight_info(statement_descriptor(sql), options)
+    reader = client.do_get(info.endpoints[0].ticket, options)
+    chunks = []
+    while True:
+        try:
+            chunk = reader.read_chunk()
+        except StopIteration:
+            break
+        meta = json.loads(chunk.app_metadata.to_pybytes())
+        blocks = chunk.data.column(0).to_pylist() if chunk.data is not None else []
+        chunks.append((blocks, meta))
+        if stop(chunks):
+            reader.cancel()
+            break
+    return info.schema, chunks
+
+
+def commits(chunks):
+    return [meta["ranges"][0]["numbers"] for _, meta in chunks if meta["ranges_complete"]]
+
+
+@pytest.fixture(scope="module")
+def client(amp_server):
+    c = flight.connect(amp_server.flight_url)
+    yield c
+    c.close()
+
+
+def test_stream_emits_microbatches_with_commit_points(client):
+    # the test chain has 2,000 blocks: two microbatches of at most 1,000 blocks
+    sql = 'SELECT block_num FROM "_/eth_rpc@1.0.0".blocks SETTINGS stream = true'
+    schema, chunks = stream_until(client, sql, lambda c: len(commits(c)) == 2)
+    assert schema.names == ["block_num"]
+    first, second = commits(chunks)
+    assert first["end"] - first["start"] + 1 == 1000
+    assert second["start"] == first["end"] + 1
+    seen = sorted(b for blocks, meta in chunks if not meta["ranges_complete"] for b in blocks)
+    assert seen == list(range(first["start"], second["end"] + 1))
+
+
+def test_amp_stream_header_and_resume_cursor(client):
+    sql = 'SELECT block_num FROM "_/eth_rpc@1.0.0".blocks'
+    _, chunks = stream_until(
+        client, sql, lambda c: len(commits(c)) == 1, headers=[(b"amp-stream", b"true")]
+    )
+    first = next(meta for _, meta in chunks if meta["ranges_complete"])["ranges"][0]
+    cursor = {first["network"]: {"number": first["numbers"]["end"], "hash": first["hash"]}}
+    _, resumed = stream_until(
+        client,
+        sql,
+        lambda c: len(commits(c)) == 1,
+        headers=[(b"amp-stream", b"1"), (b"amp-resume", json.dumps(cursor).encode())],
+    )
+    assert commits(resumed)[0]["start"] == first["numbers"]["end"] + 1
+
+
+def test_non_incremental_streaming_query_fails_at_doget(client):
+    sql = 'SELECT count(*) AS n FROM "_/eth_rpc@1.0.0".blocks SETTINGS stream = true'
+    info = client.get_flight_info(statement_descriptor(sql))  # planning succeeds, like Amp
+    with pytest.raises(pa.ArrowInvalid, match="non-incremental operation: Aggregate"):
+        client.do_get(info.endpoints[0].ticket).read_all()
+
+
+def test_stream_follows_the_chain_head(tmp_path):
+    server = start_amp_local(tmp_path, blocks=50, snapshots=False, extra_args=["--follow", "0.1"])
+    try:
+        with flight.connect(server.flight_url) as client:
+            sql = 'SELECT block_num FROM "_/eth_firehose@1.0.0".blocks SETTINGS stream = true'
+            _, chunks = stream_until(
+                client, sql, lambda c: any(r["end"] >= 55 for r in commits(c))
+            )
+        seen = sorted(b for blocks, _ in chunks for b in blocks)
+        assert seen[:56] == list(range(56))  # the generated 50 blocks, then new ones at the head
+    finally:
+        assert server.stop() == 0
