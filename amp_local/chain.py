@@ -49,7 +49,8 @@ head, one new parquet file per table per append, each written to a temporary nam
 `.parquet` and then `os.replace`d, so a reader listing `*.parquet` never sees a partial file. Appended
 blocks have exactly the content and hashes a longer `generate_chain` would have produced (hashes do not
 cover the timestamp); only their timestamps differ: `max(previous + 1 s, now)`, so freshness can be
-measured against the wall clock. The historic part stays fully deterministic.
+measured against the wall clock. The historic part stays fully deterministic. Tables are written one
+after the other and `chain.json` last, so `read_chain_info(out_dir).head` is a block every table has.
 """
 
 from __future__ import annotations
@@ -1371,6 +1372,8 @@ def _file_range(path: Path) -> FileRange | None:
         if lo is not None:
             fr = FileRange(path, int(lo), int(hi), b"", b"", None)
     with _footer_lock:
+        if len(_footer_cache) > 50_000:
+            _footer_cache.clear()
         _footer_cache[key] = fr
     return fr
 
