@@ -22,18 +22,21 @@ from sqlglot import exp
 from amp_local.datasets import BlockRange, Dataset, DatasetNotFound, DatasetStore, Table
 from amp_local.errors import AmpError
 from amp_local.references import DatasetReference, InvalidReference, validate_table_name
-from amp_local.udfs import amp_function_name, install_udfs, rewrite_udf_calls
+from amp_local.udfs import clean_error_text, install_udfs, rewrite_udf_calls, unrewrite_text
 
 SETTINGS_STREAM_RE = re.compile(r"\s+SETTINGS\s+stream\s*=\s*([A-Za-z0-9_']+)\s*;?\s*$", re.I)
 NOT_FOUND_RE = re.compile(r"table '(?:amp|datafusion)\.(.+)\.([^.']+)' not found")
 DEFAULT_CATALOG = "amp"
-BLOCK_NUM_CALL_RE = re.compile(r"\bblock_num\s*\(\s*\)", re.I)
-UDF_VARIANT_RE = re.compile(r"\b[a-z_]+__[0-9a-f]{6,}\b")
 
 
 def amp_error_text(message: str) -> str:
-    """DataFusion's message with per-signature UDF variant names put back to Amp's names."""
-    return UDF_VARIANT_RE.sub(lambda m: amp_function_name(m.group(0)), message)
+    """DataFusion's message with the UDF rewrite undone (Amp's function names, no wrappers)."""
+    return clean_error_text(message)
+
+
+def block_num_expr(streaming: bool) -> str | None:
+    """What `block_num()` stands for: the row's `_block_num` when streaming; batch refuses it."""
+    return "_block_num" if streaming else None
 
 
 @dataclass
@@ -103,9 +106,6 @@ class QueryEngine:
         body, streaming = split_settings(sql)
         if stream_header is not None:
             streaming = stream_header
-        if streaming:
-            # block_num() is the streaming row's block; over one table that is `_block_num`
-            body = BLOCK_NUM_CALL_RE.sub("_block_num", body)
         tree = self._parse(body)
         if not isinstance(tree, exp.Query):
             raise AmpError(
@@ -120,10 +120,10 @@ class QueryEngine:
         refs = self._table_references(tree)
         with self._lock:
             tables = [self._bind(schema, table) for schema, table in refs]
-            rewritten = rewrite_udf_calls(self.ctx, body)
+            rewritten = rewrite_udf_calls(self.ctx, body, block_num_expr=block_num_expr(streaming))
             try:
                 df = self.ctx.sql_with_options(rewritten, self._options)
-                schema = df.schema()
+                schema = pa.schema([f.with_name(unrewrite_text(f.name)) for f in df.schema()])
             except AmpError:
                 raise
             except Exception as exc:  # DataFusion reports everything as ValueError/Exception

@@ -21,6 +21,7 @@ from amp_local.engine import (
     DEFAULT_CATALOG,
     PlannedQuery,
     QueryEngine,
+    block_num_expr,
     caused_by,
     conform_batch,
     new_context,
@@ -72,7 +73,7 @@ class StreamingQuery:
             )
         self.network = networks.pop() if networks else None
         self.ctx = new_context()
-        self.sql = rewrite_udf_calls(self.ctx, planned.body)
+        self.sql = rewrite_udf_calls(self.ctx, planned.body, block_num_expr=block_num_expr(True))
 
     def _next_block(self) -> int | None:
         spans = [self.engine.store.table_range(t) for _, t in self.planned.tables]
