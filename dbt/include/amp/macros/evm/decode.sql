@@ -1,0 +1,120 @@
+{#-
+  EVM event helpers over Amp's built-in UDFs (PROTOCOL §3): evm_topic, evm_decode_log,
+  evm_decode_hex, evm_encode_hex, shift_units. Signatures are event signatures *with* parameter
+  names and `indexed` markers, e.g. 'Transfer(address indexed from, address indexed to, uint256 value)'.
+  Amp requires them to be SQL string literals, so these macros take them as Jinja strings and
+  quote them.
+-#}
+
+{#- A Jinja string as a SQL string literal ('…', quotes doubled). -#}
+{% macro amp_sql_string(value) -%}
+    '{{ value | string | replace("'", "''") }}'
+{%- endmacro %}
+
+
+{#- evm_topic('<signature>'): the event's topic0 (keccak256), FixedSizeBinary(32). -#}
+{% macro evm_topic(signature) -%}
+    evm_topic({{ amp_sql_string(signature) }})
+{%- endmacro %}
+
+
+{#-
+  evm_decode(topic1, topic2, topic3, data, signature): the decoded event struct (the design doc's
+  macro). Arguments are SQL expressions, the signature a Jinja string. Emits Amp's
+  `evm_decode_log` (its `evm_decode` spelling is a deprecated alias).
+  Read fields with brackets: `ev['from']`, `ev['amount0In']` (unquoted names are lower-cased).
+-#}
+{% macro evm_decode(topic1, topic2, topic3, data, signature) -%}
+    evm_decode_log({{ topic1 }}, {{ topic2 }}, {{ topic3 }}, {{ data }}, {{ amp_sql_string(signature) }})
+{%- endmacro %}
+
+
+{#-
+  evm_event_params(signature) -> [{'name', 'type', 'indexed'}, ...] in declaration order, parsed
+  in Jinja (tuple types are kept whole). Raises a compile error for an unnamed parameter: the
+  decoded struct's fields are named after the parameters.
+-#}
+{% macro evm_event_params(signature) -%}
+    {%- set sig = signature | string | trim -%}
+    {%- set open = sig.find('(') -%}
+    {%- if open < 1 or not sig.endswith(')') -%}
+        {{ exceptions.raise_compiler_error("Not an event signature: '" ~ sig ~ "' (expected e.g. 'Transfer(address indexed from, address indexed to, uint256 value)')") }}
+    {%- endif -%}
+    {%- set body = sig[open + 1:-1] -%}
+    {%- set parts = [] -%}
+    {%- set ns = namespace(depth=0, current='') -%}
+    {%- for ch in body -%}
+        {%- if ch == ',' and ns.depth == 0 -%}
+            {%- do parts.append(ns.current) -%}
+            {%- set ns.current = '' -%}
+        {%- else -%}
+            {%- if ch == '(' -%}{%- set ns.depth = ns.depth + 1 -%}{%- elif ch == ')' -%}{%- set ns.depth = ns.depth - 1 -%}{%- endif -%}
+            {%- set ns.current = ns.current ~ ch -%}
+        {%- endif -%}
+    {%- endfor -%}
+    {%- if ns.current | trim -%}{%- do parts.append(ns.current) -%}{%- endif -%}
+    {%- set params = [] -%}
+    {%- for part in parts -%}
+        {%- set words = part.strip().rsplit(' ', 1) -%}
+        {%- if words | length < 2 or words[1] in ('indexed', '') or words[1].endswith(')') or words[1].endswith(']') -%}
+            {{ exceptions.raise_compiler_error("Event parameter without a name in '" ~ sig ~ "': '" ~ part.strip() ~ "'. Name every parameter, e.g. 'uint256 value'.") }}
+        {%- endif -%}
+        {%- set type_words = words[0].split() -%}
+        {%- set indexed = type_words[-1] == 'indexed' -%}
+        {%- set type_text = (type_words[:-1] if indexed else type_words) | join(' ') -%}
+        {%- do params.append({'name': words[1], 'type': type_text, 'indexed': indexed}) -%}
+    {%- endfor -%}
+    {{- return(params) -}}
+{%- endmacro %}
+
+
+{#-
+  evm_event_logs(logs_relation, signature, address=none, columns=[...], alias='event'):
+  the logs of one event, with the decoded struct as column `alias`.
+
+    select * from ({{ evm_event_logs(source('eth_rpc', 'logs'), 'Transfer(address indexed from, address indexed to, uint256 value)') }})
+
+  `address` (a '0x…' contract address or a list of them) restricts the emitting contracts.
+  The filter is on topic0, which Amp folds to a literal and pushes into the parquet scan.
+-#}
+{% macro evm_event_logs(logs_relation, signature, address=none, columns=['block_num', 'timestamp', 'tx_hash', 'tx_index', 'log_index', 'address'], alias='event') -%}
+    select
+        {%- for col in columns %}
+        {{ col }},
+        {%- endfor %}
+        {{ evm_decode('topic1', 'topic2', 'topic3', 'data', signature) }} as {{ alias }}
+    from {{ logs_relation }}
+    where topic0 = {{ evm_topic(signature) }}
+    {%- if address is not none %}
+      and {{ evm_address_filter('address', address) }}
+    {%- endif %}
+{%- endmacro %}
+
+
+{#-
+  evm_decoded_events(logs_relation, signature, address=none, columns=[...], hex=true, prefix=''):
+  like evm_event_logs, but one output column per event parameter. Addresses (and bytes32 values)
+  become '0x…' strings when `hex` is true; uint256/int256 stay Amp's exact decimal strings (use
+  token_amount() to scale them). Output names are the parameter names without leading
+  underscores (`_from` -> `from`): Amp rejects aliases starting with `_`. Names are quoted, so
+  `from`, `to` and camelCase names (`amount0In`) come out as written.
+-#}
+{% macro evm_decoded_events(logs_relation, signature, address=none, columns=['block_num', 'timestamp', 'tx_hash', 'log_index', 'address'], hex=true, prefix='') -%}
+    {%- set params = evm_event_params(signature) -%}
+    select
+        {%- for col in columns %}
+        {{ col }},
+        {%- endfor %}
+        {%- for p in params %}
+        {%- set field = 'evm_event_row.event[' ~ amp_sql_string(p.name) ~ ']' -%}
+        {%- if hex and (p.type == 'address' or p.type == 'bytes32' or (p.indexed and (p.type in ('string', 'bytes') or p.type.endswith(']') or p.type.startswith('(')))) %}
+        evm_decode_hex({{ field }}) as {{ adapter.quote(prefix ~ p.name.lstrip('_')) }}
+        {%- else %}
+        {{ field }} as {{ adapter.quote(prefix ~ p.name.lstrip('_')) }}
+        {%- endif %}
+        {%- if not loop.last %},{% endif %}
+        {%- endfor %}
+    from (
+        {{ evm_event_logs(logs_relation, signature, address=address, columns=columns, alias='event') | indent(8) }}
+    ) as evm_event_row
+{%- endmacro %}

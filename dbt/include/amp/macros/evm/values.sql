@@ -1,0 +1,60 @@
+{#-
+  Value helpers for Amp's binary and uint256 columns (PROTOCOL §8.4).
+-#}
+
+{#-
+  evm_hex(column, binary=false): a '0x…' lowercase hex string for an address or hash column
+  (FixedSizeBinary(20|32), via Amp's evm_decode_hex). Pass binary=true for variable-length
+  Binary columns (log `data`, tx `input`), which evm_decode_hex does not accept.
+-#}
+{% macro evm_hex(column, binary=false) -%}
+    {%- if binary -%}
+        ('0x' || encode({{ column }}, 'hex'))
+    {%- else -%}
+        evm_decode_hex({{ column }})
+    {%- endif -%}
+{%- endmacro %}
+
+
+{#-
+  evm_address('0x…'): an address (40 hex digits) or hash (64 hex digits) literal as Amp binary,
+  for comparisons with binary columns: `where address = {{ evm_address('0xA0b8…') }}`.
+  Checked at compile time.
+-#}
+{% macro evm_address(hex_string) -%}
+    {%- set value = hex_string | string | trim -%}
+    {%- if not modules.re.match('^(0[xX])?([0-9a-fA-F]{40}|[0-9a-fA-F]{64})$', value) -%}
+        {{ exceptions.raise_compiler_error("evm_address: '" ~ value ~ "' is not a 20-byte address or 32-byte hash in hex (0x + 40 or 64 hex digits)") }}
+    {%- endif -%}
+    evm_encode_hex('{{ value | lower }}')
+{%- endmacro %}
+
+
+{#- column = <address> or column IN (<addresses>), for one '0x…' string or a list of them. -#}
+{% macro evm_address_filter(column, addresses) -%}
+    {%- if addresses is string -%}
+        {{ column }} = {{ evm_address(addresses) }}
+    {%- else -%}
+        {{ column }} in ({% for a in addresses %}{{ evm_address(a) }}{% if not loop.last %}, {% endif %}{% endfor %})
+    {%- endif -%}
+{%- endmacro %}
+
+
+{#-
+  token_amount(value, decimals): a raw integer token amount scaled down by `decimals`
+  (Amp's shift_units(value, -decimals)), as an exact decimal string without trailing zeros:
+  token_amount("ev['value']", 18) on '1500000000000000000' gives '1.5'. `decimals` is an integer
+  or a SQL expression. as_double=true casts the result to DOUBLE (lossy) for arithmetic.
+-#}
+{% macro token_amount(value, decimals=18, as_double=false) -%}
+    {%- if decimals is number -%}
+        {%- set units = (0 - decimals) | string -%}
+    {%- else -%}
+        {%- set units = '-(' ~ decimals ~ ')' -%}
+    {%- endif -%}
+    {%- if as_double -%}
+        cast(shift_units({{ value }}, {{ units }}) as double)
+    {%- else -%}
+        shift_units({{ value }}, {{ units }})
+    {%- endif -%}
+{%- endmacro %}

@@ -1,0 +1,89 @@
+{#-
+  The `unit` materialization for Amp (dbt unit tests: `dbt test --select test_type:unit`).
+
+  dbt's default creates a temporary table from the tested model's SQL to learn its column names and
+  types, then drops it. Amp is read-only for clients (no CREATE of any kind), so this version asks
+  the adapter for the schema of the query instead: get_column_schema_from_query() wraps the SQL in
+  get_empty_subquery_sql() and the adapter *plans* it on the server (GetFlightInfo: schema without
+  execution). The rest follows the default: expected rows are cast to those types (amp__safe_cast
+  understands the adapter's Arrow type names and '0x…' hex literals for binary columns), and one
+  query returns the actual and the expected rows for dbt to compare.
+
+  Fixture notes:
+  * `given` inputs with dict/csv rows work for sources and for models Amp can describe; the adapter
+    learns their columns from the server (get_columns_in_relation).
+  * An ephemeral model as a `given` input needs `format: sql` rows (a dbt limitation: there is no
+    relation to read its columns from).
+-#}
+{%- materialization unit, adapter='amp' -%}
+
+  {% set relations = [] %}
+  {% set sql_header = config.get('sql_header') if flags.REQUIRE_SQL_HEADER_IN_TEST_CONFIGS else none %}
+
+  {% set expected_rows = config.get('expected_rows') %}
+  {% set expected_sql = config.get('expected_sql') %}
+
+  {#-- schema of the tested model's query, planned by the server: no table is created --#}
+  {%- set columns_in_query = get_column_schema_from_query(sql, sql_header) -%}
+  {%- set column_name_to_data_types = {} -%}
+  {%- set column_name_to_quoted = {} -%}
+  {%- for column in columns_in_query -%}
+  {%-   do column_name_to_data_types.update({column.name|lower: column.data_type}) -%}
+  {%-   do column_name_to_quoted.update({column.name|lower: column.quoted}) -%}
+  {%- endfor -%}
+
+  {% set tested_expected_column_names = expected_rows[0].keys() if (expected_rows | length ) > 0 else (columns_in_query | map(attribute='name') | list) %}
+
+  {%- set expected_column_names_quoted = [] -%}
+  {%- for column_name in tested_expected_column_names -%}
+  {%-   if column_name|lower not in column_name_to_quoted -%}
+  {{      exceptions.raise_compiler_error(
+            "Invalid column name: '" ~ column_name ~ "' in unit test fixture for expected output."
+            ~ "\nAccepted columns for expected output are: " ~ (column_name_to_data_types.keys() | list)) }}
+  {%-   endif -%}
+  {%-   do expected_column_names_quoted.append(column_name_to_quoted[column_name|lower]) -%}
+  {%- endfor -%}
+
+  {% if not expected_sql %}
+  {%   set expected_sql = get_expected_sql(expected_rows, column_name_to_data_types, column_name_to_quoted) %}
+  {% endif %}
+  {% set unit_test_sql = get_unit_test_sql(sql, expected_sql, expected_column_names_quoted) %}
+
+  {% call statement('main', fetch_result=True) -%}
+
+    {% if sql_header %}{{ sql_header }}{% endif %}
+    {{ unit_test_sql }}
+
+  {%- endcall %}
+
+  {{ return({'relations': relations}) }}
+
+{%- endmaterialization -%}
+
+
+{#-
+  dbt's default names its derived tables `_dbt_internal_unit_test_actual` / `_expected`; Amp
+  reserves names starting with `_`, so the same query is written with unprefixed aliases.
+-#}
+{% macro amp__get_unit_test_sql(main_sql, expected_fixture_sql, expected_column_names) -%}
+-- Build actual result given inputs
+with dbt_internal_unit_test_actual as (
+  select
+    {% for expected_column_name in expected_column_names %}{{expected_column_name}}{% if not loop.last -%},{% endif %}{%- endfor -%}, {{ dbt.string_literal("actual") }} as {{ adapter.quote("actual_or_expected") }}
+  from (
+    {{ main_sql }}
+  ) dbt_internal_unit_test_actual_rows
+),
+-- Build expected result
+dbt_internal_unit_test_expected as (
+  select
+    {% for expected_column_name in expected_column_names %}{{expected_column_name}}{% if not loop.last -%}, {% endif %}{%- endfor -%}, {{ dbt.string_literal("expected") }} as {{ adapter.quote("actual_or_expected") }}
+  from (
+    {{ expected_fixture_sql }}
+  ) dbt_internal_unit_test_expected_rows
+)
+-- Union actual and expected results
+select * from dbt_internal_unit_test_actual
+union all
+select * from dbt_internal_unit_test_expected
+{%- endmacro %}
