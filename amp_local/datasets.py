@@ -18,7 +18,7 @@ import pyarrow.dataset as pads
 import pyarrow.parquet as pq
 
 from amp_local.references import DatasetReference, revision_kind, semver_key
-from amp_local.schemas import manifest_hash, schema_from_serde
+from amp_local.schemas import RAW_SCHEMAS, manifest_hash, schema_from_serde
 
 BLOCK_NUM_FIELD = pa.field("_block_num", pa.uint64(), nullable=False)
 
@@ -28,6 +28,18 @@ def with_block_num(schema: pa.Schema) -> pa.Schema:
     if "_block_num" in schema.names:
         return schema
     return schema.insert(0, BLOCK_NUM_FIELD)
+
+
+def raw_table_schema(kind: str, table: str, spec: dict, directory: Path) -> pa.Schema:
+    """The schema a raw table is served with: its parquet files' (the data is what Amp wrote),
+    else Amp's schema for that kind and table, else the manifest's. Published manifests can lag
+    behind the extractor (e.g. the firehose snapshot's manifest lacks `_block_num`)."""
+    first = next(iter(sorted(directory.glob("*.parquet"))), None) if directory.is_dir() else None
+    if first is not None:
+        return with_block_num(pq.read_schema(first).remove_metadata())
+    if table in RAW_SCHEMAS.get(kind, {}):
+        return RAW_SCHEMAS[kind][table]
+    return with_block_num(schema_from_serde(spec["schema"]))
 
 
 class DatasetNotFound(LookupError):
@@ -119,10 +131,11 @@ class DatasetStore:
             raise FileNotFoundError(f"{manifest_path} is missing: a raw dataset folder needs it")
         manifest = json.loads(manifest_path.read_text())
         network = manifest.get("network", "mainnet")
+        kind = manifest.get("kind", "evm-rpc")
         tables = {
             table_name: Table(
                 table_name,
-                with_block_num(schema_from_serde(spec["schema"])),
+                raw_table_schema(kind, table_name, spec, directory / table_name),
                 spec.get("network", network),
                 directory / table_name,
             )
@@ -131,7 +144,7 @@ class DatasetStore:
         dataset = Dataset(
             namespace=namespace,
             name=name,
-            kind=manifest.get("kind", "evm-rpc"),
+            kind=kind,
             manifest=manifest,
             manifest_hash=manifest_hash(manifest),
             tables=tables,
