@@ -13,7 +13,7 @@ Each parquet file has exactly the table's Amp schema (`amp_local.schemas`), rows
 `nozzle_metadata` = `{"table","filename","created_at","ranges":[{"numbers":{"start","end"},"network",
 "hash","prev_hash","timestamp"}]}` (`hash` = hash of the range's end block, `prev_hash` = parent hash of
 its start block, `timestamp` = end block's timestamp in seconds), so ranges are readable from footers
-alone (`file_ranges`, `synced_range`). Both datasets describe the same chain: identical blocks, tx
+alone (`amp_local.segments`). Both datasets describe the same chain: identical blocks, tx
 hashes and logs; only the kind-specific transaction columns and firehose `calls` differ.
 
 What the chain contains (everything a pure function of `(seed, network, block number)`):
@@ -82,20 +82,15 @@ __all__ = [
     "EPOCH_BLOCKS",
     "GENESIS_TIMESTAMP",
     "TOKENS",
-    "BlockInfo",
     "ChainFollower",
     "ChainInfo",
     "ChainSpec",
     "DecodedEvent",
-    "FileRange",
     "Transfer",
-    "block_info",
     "decoded_events",
     "erc20_transfers",
-    "file_ranges",
     "generate_chain",
     "read_chain_info",
-    "synced_range",
 ]
 
 GENERATOR_VERSION = 1
@@ -1323,119 +1318,6 @@ class ChainFollower:
 # --------------------------------------------------------------------------------------------------
 # Reading ranges and block info back
 # --------------------------------------------------------------------------------------------------
-
-
-class FileRange(NamedTuple):
-    path: Path
-    start: int
-    end: int
-    hash: bytes  # hash of block `end`
-    prev_hash: bytes  # parent hash of block `start`
-    timestamp: int | None  # seconds, of block `end`
-
-
-_footer_cache: dict[tuple[str, int, int], FileRange | None] = {}
-_footer_lock = threading.Lock()
-
-
-def _file_range(path: Path) -> FileRange | None:
-    try:
-        st = path.stat()
-    except FileNotFoundError:
-        return None
-    key = (str(path), st.st_mtime_ns, st.st_size)
-    with _footer_lock:
-        if key in _footer_cache:
-            return _footer_cache[key]
-    fr = None
-    md = pq.read_metadata(path).metadata or {}
-    raw = md.get(b"nozzle_metadata")
-    if raw:
-        r = json.loads(raw)["ranges"][0]
-        fr = FileRange(
-            path,
-            int(r["numbers"]["start"]),
-            int(r["numbers"]["end"]),
-            bytes.fromhex(r["hash"].removeprefix("0x")),
-            bytes.fromhex(r["prev_hash"].removeprefix("0x")),
-            r.get("timestamp"),
-        )
-    else:  # no Amp metadata: fall back to column statistics
-        meta = pq.read_metadata(path)
-        col = meta.schema.to_arrow_schema().get_field_index("_block_num")
-        lo = hi = None
-        for i in range(meta.num_row_groups):
-            st_ = meta.row_group(i).column(col).statistics
-            if st_ is not None and st_.has_min_max:
-                lo = st_.min if lo is None else min(lo, st_.min)
-                hi = st_.max if hi is None else max(hi, st_.max)
-        if lo is not None:
-            fr = FileRange(path, int(lo), int(hi), b"", b"", None)
-    with _footer_lock:
-        if len(_footer_cache) > 50_000:
-            _footer_cache.clear()
-        _footer_cache[key] = fr
-    return fr
-
-
-def file_ranges(dataset_dir: str | Path, table: str) -> list[FileRange]:
-    """Block ranges of the parquet files of `<dataset_dir>/<table>`, sorted by start block."""
-    d = Path(dataset_dir) / table
-    out = []
-    for p in d.glob("*.parquet"):
-        fr = _file_range(p)
-        if fr is not None:
-            out.append(fr)
-    out.sort(key=lambda f: (f.start, f.end))
-    return out
-
-
-def synced_range(dataset_dir: str | Path, table: str) -> tuple[int, int] | None:
-    """`(first, last)` block written for a table (inclusive), or None if it has no files."""
-    ranges = file_ranges(dataset_dir, table)
-    if not ranges:
-        return None
-    return min(r.start for r in ranges), max(r.end for r in ranges)
-
-
-class BlockInfo(NamedTuple):
-    number: int
-    hash: bytes
-    parent_hash: bytes
-    timestamp: int  # seconds since epoch
-
-
-_blocks_cache: dict[tuple[str, int, int], dict[int, BlockInfo]] = {}
-
-
-def block_info(dataset_dir: str | Path, block_num: int) -> BlockInfo | None:
-    """Hash, parent hash and timestamp of `block_num` from the dataset's `blocks` table (cached)."""
-    for fr in file_ranges(dataset_dir, "blocks"):
-        if fr.start <= block_num <= fr.end:
-            st = fr.path.stat()
-            key = (str(fr.path), st.st_mtime_ns, st.st_size)
-            rows = _blocks_cache.get(key)
-            if rows is None:
-                t = pq.read_table(
-                    fr.path, columns=["block_num", "hash", "parent_hash", "timestamp"]
-                )
-                ts = pc.divide(t["timestamp"].cast(pa.int64()), _NS).to_pylist()
-                rows = {
-                    n: BlockInfo(n, h, p, s)
-                    for n, h, p, s in zip(
-                        t["block_num"].to_pylist(),
-                        t["hash"].to_pylist(),
-                        t["parent_hash"].to_pylist(),
-                        ts,
-                        strict=True,
-                    )
-                }
-                if len(_blocks_cache) > 64:
-                    _blocks_cache.clear()
-                _blocks_cache[key] = rows
-            if block_num in rows:
-                return rows[block_num]
-    return None
 
 
 # --------------------------------------------------------------------------------------------------

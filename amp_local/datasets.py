@@ -14,11 +14,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pyarrow as pa
-import pyarrow.dataset as pads
 import pyarrow.parquet as pq
 
 from amp_local.references import DatasetReference, revision_kind, semver_key
 from amp_local.schemas import RAW_SCHEMAS, manifest_hash, schema_from_serde
+from amp_local.segments import block_info, synced_range
 
 BLOCK_NUM_FIELD = pa.field("_block_num", pa.uint64(), nullable=False)
 
@@ -118,8 +118,6 @@ class DatasetStore:
         # (namespace, name, manifest hash) -> revision: Amp keys physical data by dataset + hash
         self._revisions: dict[tuple[str, str, str], Dataset] = {}
         self._versions: dict[tuple[str, str], _Versions] = {}
-        self._range_cache: dict[tuple, tuple[int, int] | None] = {}
-        self._block_cache: dict[tuple, dict[int, tuple[bytes, bytes, int]]] = {}
 
     def add_raw_dataset(
         self, namespace: str, name: str, version: str | None, directory: Path
@@ -205,29 +203,12 @@ class DatasetStore:
 
     # --- synced ranges --------------------------------------------------------------------
 
-    def table_range(self, table: Table) -> tuple[int, int] | None:
-        """Contiguous synced `_block_num` range of a table, from parquet statistics (cached per file set)."""
-        files = table.parquet_files()
-        if not files:
+    @staticmethod
+    def table_range(table: Table) -> tuple[int, int] | None:
+        """Synced `_block_num` range of a table, from its parquet segments."""
+        if table.directory is None:
             return None
-        key = tuple((str(f), f.stat().st_mtime_ns) for f in files)
-        with self._lock:
-            if key in self._range_cache:
-                return self._range_cache[key]
-        lo = hi = None
-        for path in files:
-            meta = pq.read_metadata(path)
-            col = meta.schema.to_arrow_schema().get_field_index("_block_num")
-            for rg in range(meta.num_row_groups):
-                stats = meta.row_group(rg).column(col).statistics
-                if stats is None or not stats.has_min_max:
-                    continue
-                lo = stats.min if lo is None else min(lo, stats.min)
-                hi = stats.max if hi is None else max(hi, stats.max)
-        result = None if lo is None else (int(lo), int(hi))
-        with self._lock:
-            self._range_cache[key] = result
-        return result
+        return synced_range(table.directory)
 
     def block_range(self, tables: list[tuple[Dataset, Table]]) -> list[BlockRange]:
         """Per-network intersection of the synced ranges of `tables` (Amp's `common_ranges`)."""
@@ -260,25 +241,11 @@ class DatasetStore:
             network, start, end, "0x" + end_hash.hex(), "0x" + prev_hash.hex(), end_ts
         )
 
-    def _block_info(self, dataset: Dataset | None, number: int) -> tuple[bytes, bytes, int | None]:
-        """(hash, parent hash, unix timestamp) of a block, read from the dataset's `blocks` table."""
+    @staticmethod
+    def _block_info(dataset: Dataset | None, number: int) -> tuple[bytes, bytes, int | None]:
+        """(hash, parent hash, unix timestamp) of a block, from the dataset's `blocks` table."""
         blocks = dataset.tables.get("blocks") if dataset else None
-        zero = bytes(32)
-        if blocks is None or dataset is None:
-            return zero, zero, None
-        files = blocks.parquet_files()
-        key = (dataset.manifest_hash, tuple(str(f) for f in files))
-        with self._lock:
-            cached = self._block_cache.get(key)
-        if cached is None or number not in cached:
-            data = pads.dataset([str(f) for f in files], format="parquet").to_table(
-                columns=["block_num", "hash", "parent_hash", "timestamp"],
-                filter=pads.field("block_num") == pa.scalar(number, pa.uint64()),
-            )
-            cached = dict(cached or {})
-            for row in data.to_pylist():
-                ts = row["timestamp"]
-                cached[row["block_num"]] = (row["hash"], row["parent_hash"], int(ts.timestamp()))
-            with self._lock:
-                self._block_cache[key] = cached
-        return cached.get(number, (zero, zero, None))
+        info = block_info(blocks.directory, number) if blocks and blocks.directory else None
+        if info is None:
+            return bytes(32), bytes(32), None
+        return info.hash, info.parent_hash, info.timestamp

@@ -23,15 +23,13 @@ from amp_local.chain import (
     GENESIS_TIMESTAMP,
     TOKENS,
     ChainFollower,
-    block_info,
     decoded_events,
     erc20_transfers,
-    file_ranges,
     generate_chain,
     read_chain_info,
-    synced_range,
 )
 from amp_local.schemas import RAW_SCHEMAS, raw_manifest
+from amp_local.segments import block_info, file_ranges, synced_range
 
 START = 10_700  # not aligned to EPOCH_BLOCKS nor to blocks_per_file
 BLOCKS = 1_600
@@ -57,7 +55,7 @@ def generated(tmp_path_factory):
 
 
 def _read(out: Path, dataset: str, table: str) -> pa.Table:
-    files = [f.path for f in file_ranges(out / dataset, table)]
+    files = [f.path for f in file_ranges(out / dataset / table)]
     return pa.concat_tables([pq.read_table(f) for f in files])
 
 
@@ -96,14 +94,14 @@ def test_layout_and_schemas(generated):
                 assert int(f.name[:9]) == rng["numbers"]["start"]
                 assert bn.min() >= rng["numbers"]["start"] and bn.max() <= rng["numbers"]["end"]
                 assert rng["network"] == "mainnet"
-        assert synced_range(d, "blocks") == (START, LAST)
-        assert synced_range(d, "logs") == (START, LAST)
-    assert synced_range(out / "eth_rpc", "calls") is None
+        assert synced_range(d / "blocks") == (START, LAST)
+        assert synced_range(d / "logs") == (START, LAST)
+    assert synced_range(out / "eth_rpc" / "calls") is None
 
 
 def test_file_ranges_carry_hashes(generated):
     out, _ = generated
-    ranges = file_ranges(out / "eth_firehose", "logs")
+    ranges = file_ranges(out / "eth_firehose" / "logs")
     assert [(r.start, r.end) for r in ranges] == [
         (START, START + 699),
         (START + 700, START + 1399),
@@ -111,13 +109,13 @@ def test_file_ranges_carry_hashes(generated):
     ]
     for r in ranges:
         end, start = (
-            block_info(out / "eth_firehose", r.end),
-            block_info(out / "eth_firehose", r.start),
+            block_info(out / "eth_firehose" / "blocks", r.end),
+            block_info(out / "eth_firehose" / "blocks", r.start),
         )
         assert r.hash == end.hash
         assert r.prev_hash == start.parent_hash
         assert r.timestamp == end.timestamp
-    assert block_info(out / "eth_rpc", LAST + 1) is None
+    assert block_info(out / "eth_rpc" / "blocks", LAST + 1) is None
 
 
 def test_chain_json_and_reuse(generated, tmp_path):
@@ -131,7 +129,7 @@ def test_chain_json_and_reuse(generated, tmp_path):
     other = tmp_path / "c"
     _gen(other, blocks=50)
     assert not _gen(other, blocks=60).reused
-    assert synced_range(other / "eth_rpc", "blocks") == (START, START + 59)
+    assert synced_range(other / "eth_rpc" / "blocks") == (START, START + 59)
     assert _gen(other, blocks=60).reused
 
 
@@ -155,7 +153,8 @@ def test_deterministic(generated, tmp_path):
     other_seed = tmp_path / "seed8"
     _gen(other_seed, blocks=20, seed=8)
     assert (
-        block_info(other_seed / "eth_rpc", START).hash != block_info(out / "eth_rpc", START).hash
+        block_info(other_seed / "eth_rpc" / "blocks", START).hash
+        != block_info(out / "eth_rpc" / "blocks", START).hash
     )
 
 
@@ -492,8 +491,8 @@ def test_follower_continues_chain_deterministically(tmp_path):
     assert f.append_blocks(10) == (START + 121, START + 130)
     assert read_chain_info(a).head == START + 130
     for dataset in ("eth_rpc", "eth_firehose"):
-        assert synced_range(a / dataset, "blocks") == (START, START + 130)
-        assert synced_range(a / dataset, "logs") == (START, START + 130)
+        assert synced_range(a / dataset / "blocks") == (START, START + 130)
+        assert synced_range(a / dataset / "logs") == (START, START + 130)
     # same content and hashes as a chain generated 11 blocks longer; only timestamps differ
     for table in ("blocks", "transactions", "calls", "logs"):
         ta, tb = _read(a, "eth_firehose", table), _read(b, "eth_firehose", table)
@@ -506,11 +505,14 @@ def test_follower_continues_chain_deterministically(tmp_path):
     # 10 blocks appended 5 s later: strictly increasing wins over "now"
     assert ts[-10:] == list(range(2_000_000_001, 2_000_000_011))
     assert (np.diff(ts) > 0).all()
-    info = block_info(a / "eth_rpc", START + 130)
-    assert info.timestamp == ts[-1] and info.hash == block_info(b / "eth_rpc", START + 130).hash
+    info = block_info(a / "eth_rpc" / "blocks", START + 130)
+    assert (
+        info.timestamp == ts[-1]
+        and info.hash == block_info(b / "eth_rpc" / "blocks", START + 130).hash
+    )
     fake_now[0] += 100
     f.append_blocks(3)
-    assert [block_info(a / "eth_rpc", START + 131 + i).timestamp for i in range(3)] == [
+    assert [block_info(a / "eth_rpc" / "blocks", START + 131 + i).timestamp for i in range(3)] == [
         2_000_000_103,
         2_000_000_104,
         2_000_000_105,
@@ -562,10 +564,10 @@ def test_follower_thread_and_atomic_files(tmp_path):
     assert len(appended) >= 8
     head = read_chain_info(out).head
     assert head == START + 29 + 2 * len(appended)
-    assert synced_range(out / "eth_firehose", "calls") == (START, head)
+    assert synced_range(out / "eth_firehose" / "calls") == (START, head)
     leftovers = [p for p in out.rglob("*") if p.is_file() and ".tmp" in p.name]
     assert not leftovers
-    latest = block_info(out / "eth_firehose", head)
+    latest = block_info(out / "eth_firehose" / "blocks", head)
     assert abs(latest.timestamp - time.time()) < 30  # followed blocks are "now"
 
 
