@@ -1,0 +1,416 @@
+"""Connections to Amp over ADBC Flight SQL.
+
+Amp answers exactly two RPCs: `GetFlightInfo(CommandStatementQuery)` and `DoGet`. The DB-API cursor of
+adbc-driver-manager always sends a `CreatePreparedStatement` action first (refused by Amp, costing a
+round trip), so `AmpCursor` drives the low-level `AdbcStatement` itself: `execute` is GetFlightInfo +
+DoGet, `plan_schema` is GetFlightInfo only. Bind parameters are never sent.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any
+
+import adbc_driver_flightsql
+import adbc_driver_manager
+import pyarrow as pa
+from adbc_driver_flightsql import dbapi as flightsql
+from adbc_driver_manager import AdbcStatusCode
+from dbt.adapters.contracts.connection import AdapterResponse, Connection, ConnectionState
+from dbt.adapters.events.logging import AdapterLogger
+from dbt.adapters.exceptions import FailedToConnectError
+from dbt.adapters.sql import SQLConnectionManager
+from dbt_common.exceptions import DbtDatabaseError, DbtRuntimeError
+
+from dbt.adapters.amp.credentials import AmpCredentials, resolve_token
+from dbt.adapters.amp.types import arrow_type_to_sql, to_python_column
+
+logger = AdapterLogger("Amp")
+
+DB_OPT = adbc_driver_flightsql.DatabaseOptions
+# The Go driver has crashed on concurrent connection setup (apache/arrow-adbc#1178): serialize it.
+_OPEN_LOCK = threading.Lock()
+CONNECTIVITY_STATUSES = {AdbcStatusCode.IO, AdbcStatusCode.TIMEOUT}
+AUTH_STATUSES = {AdbcStatusCode.UNAUTHENTICATED, AdbcStatusCode.UNAUTHORIZED}
+GRPC_UNAVAILABLE = 14
+_DRIVER_NOISE = re.compile(
+    r"^(?P<code>[A-Z_]+): \[FlightSQL\] (?P<msg>.*?)(?: \([A-Za-z]+; [^)]*\))?(?:\. Vendor code: -?\d+)?$",
+    re.S,
+)
+
+
+class AmpAuthError(FailedToConnectError):
+    """The server refused the bearer token (retrying will not help)."""
+
+
+@dataclass
+class AmpAdapterResponse(AdapterResponse):
+    rows: int | None = None
+    bytes: int | None = None
+    duration_seconds: float | None = None
+    block_ranges: list[dict] | None = None
+
+
+def clean_driver_message(error: BaseException) -> tuple[str, str]:
+    """(gRPC-ish status name, server message) from an ADBC error, trailers removed."""
+    text = str(error).strip()
+    match = _DRIVER_NOISE.match(text)
+    if not match:
+        return "", text
+    return match.group("code"), match.group("msg").strip()
+
+
+def translate_error(error: BaseException, credentials: AmpCredentials | None = None) -> Exception:
+    """One dbt exception for one driver error; the server's message is kept intact."""
+    if isinstance(error, DbtRuntimeError):
+        return error
+    if not isinstance(error, adbc_driver_manager.Error):
+        return DbtRuntimeError(f"{type(error).__name__}: {error}")
+    status = getattr(error, "status_code", None)
+    code, message = clean_driver_message(error)
+    where = credentials.query_url if credentials else "the Amp server"
+    if status in AUTH_STATUSES:
+        return AmpAuthError(
+            f"Amp at {where} refused the credentials ({code}): {message}. Set `token` in the "
+            "profile (e.g. token: \"{{ env_var('AMP_AUTH_TOKEN') }}\"), the AMP_AUTH_TOKEN "
+            "environment variable, or log in with `ampctl login`."
+        )
+    if status in CONNECTIVITY_STATUSES or getattr(error, "vendor_code", None) == GRPC_UNAVAILABLE:
+        return FailedToConnectError(
+            f"Could not reach Amp at {where} ({code or 'UNAVAILABLE'}): {message}. Check "
+            "query_url (grpc://host:1602 or grpc+tls://host:port) and that the server is running."
+        )
+    return DbtDatabaseError(f"Amp error ({code}): {message}" if code else message)
+
+
+class AmpCursor:
+    """A DB-API-shaped cursor over one `AdbcStatement`, without prepared statements."""
+
+    def __init__(self, handle: AmpHandle) -> None:
+        self._handle = handle
+        self._stmt: adbc_driver_manager.AdbcStatement | None = None
+        self._reader: pa.RecordBatchReader | None = None
+        self._pending: list[tuple] = []
+        self.rowcount = -1
+        self.arraysize = 1
+
+    # --- execution ---------------------------------------------------------------------------
+
+    def _statement(self, sql: str) -> adbc_driver_manager.AdbcStatement:
+        self._release()
+        self._stmt = self._handle.new_statement()
+        self._stmt.set_sql_query(sql)
+        return self._stmt
+
+    def execute(self, sql: str, bindings: Any = None) -> AmpCursor:
+        if bindings:
+            raise DbtRuntimeError(
+                "dbt-amp does not send bind parameters (Amp has no prepared statements); "
+                "render literals into the SQL instead"
+            )
+        stmt = self._statement(sql)
+        stream, _ = stmt.execute_query()
+        self._reader = pa.RecordBatchReader.from_stream(stream)
+        return self
+
+    def plan_schema(self, sql: str) -> pa.Schema:
+        """The result schema from GetFlightInfo alone: the query is planned, never executed."""
+        stmt = self._statement(sql)
+        _, schema_handle, _ = stmt.execute_partitions()
+        return pa.Schema._import_from_c(schema_handle.address)
+
+    # --- results -----------------------------------------------------------------------------
+
+    @property
+    def description(self) -> list[tuple] | None:
+        if self._reader is None:
+            return None
+        return [(f.name, f.type, None, None, None, None, f.nullable) for f in self._reader.schema]
+
+    @property
+    def schema(self) -> pa.Schema | None:
+        return None if self._reader is None else self._reader.schema
+
+    def iter_batches(self) -> Iterator[pa.RecordBatch]:
+        if self._reader is None:
+            raise DbtRuntimeError("no query has been executed on this cursor")
+        yield from self._reader
+
+    def fetch_arrow_table(self, limit: int | None = None) -> pa.Table:
+        if self._reader is None:
+            raise DbtRuntimeError("no query has been executed on this cursor")
+        if limit is None:
+            table = self._reader.read_all()
+        else:
+            batches, rows = [], 0
+            for batch in self._reader:
+                batches.append(batch)
+                rows += batch.num_rows
+                if rows >= limit:
+                    break
+            table = pa.Table.from_batches(batches, schema=self._reader.schema).slice(0, limit)
+        self.rowcount = table.num_rows
+        return table
+
+    def _rows(self, limit: int | None) -> list[tuple]:
+        table = self.fetch_arrow_table(limit)
+        columns = [to_python_column(col) for col in table.columns]
+        return list(zip(*columns, strict=False)) if columns else [()] * table.num_rows
+
+    def fetchall(self) -> list[tuple]:
+        rows, self._pending = self._pending + self._rows(None), []
+        return rows
+
+    def fetchmany(self, size: int | None = None) -> list[tuple]:
+        size = size or self.arraysize
+        if len(self._pending) < size and self._reader is not None:
+            self._pending += self._rows(size - len(self._pending))
+        rows, self._pending = self._pending[:size], self._pending[size:]
+        return rows
+
+    def fetchone(self) -> tuple | None:
+        rows = self.fetchmany(1)
+        return rows[0] if rows else None
+
+    # --- lifecycle ---------------------------------------------------------------------------
+
+    def cancel(self) -> None:
+        if self._stmt is not None:
+            self._stmt.cancel()
+
+    def _release(self) -> None:
+        if self._reader is not None:
+            self._reader.close()
+            self._reader = None
+        if self._stmt is not None:
+            stmt, self._stmt = self._stmt, None
+            self._handle.forget(stmt)
+            stmt.close()
+        self._pending = []
+
+    def close(self) -> None:
+        self._release()
+
+
+class AmpHandle:
+    """`connection.handle`: one ADBC connection, its live statements, and no transactions."""
+
+    def __init__(self, credentials: AmpCredentials) -> None:
+        self.credentials = credentials
+        self._lock = threading.Lock()
+        self._statements: set[adbc_driver_manager.AdbcStatement] = set()
+        self._readers: set[Any] = set()  # pyarrow.flight readers of query models
+        self.flight_client: Any = None  # created on first use by dbt.adapters.amp.flight
+        with _OPEN_LOCK:
+            self._conn = flightsql.connect(
+                credentials.query_url, db_kwargs=adbc_db_options(credentials), autocommit=True
+            )
+
+    def cursor(self) -> AmpCursor:
+        return AmpCursor(self)
+
+    def new_statement(self) -> adbc_driver_manager.AdbcStatement:
+        stmt = adbc_driver_manager.AdbcStatement(self._conn.adbc_connection)
+        with self._lock:
+            self._statements.add(stmt)
+        return stmt
+
+    def forget(self, stmt: adbc_driver_manager.AdbcStatement) -> None:
+        with self._lock:
+            self._statements.discard(stmt)
+
+    def track_reader(self, reader: Any) -> None:
+        with self._lock:
+            self._readers.add(reader)
+
+    def untrack_reader(self, reader: Any) -> None:
+        with self._lock:
+            self._readers.discard(reader)
+
+    def cancel(self) -> None:
+        with self._lock:
+            statements, readers = list(self._statements), list(self._readers)
+        for reader in readers:
+            try:
+                reader.cancel()
+            except Exception as exc:  # noqa: BLE001 - best effort on Ctrl-C
+                logger.debug(f"cancel failed: {exc}")
+        for stmt in statements:
+            try:
+                stmt.cancel()
+            except adbc_driver_manager.Error as exc:
+                logger.debug(f"cancel failed: {exc}")
+
+    def rollback(self) -> None:  # Amp has no transactions
+        pass
+
+    def commit(self) -> None:
+        pass
+
+    def close(self) -> None:
+        with self._lock:
+            statements, self._statements = list(self._statements), set()
+        for stmt in statements:
+            try:
+                stmt.close()
+            except adbc_driver_manager.Error:
+                pass
+        if self.flight_client is not None:
+            self.flight_client.close()
+            self.flight_client = None
+        self._conn.close()
+
+
+def adbc_db_options(credentials: AmpCredentials) -> dict[str, str]:
+    options: dict[str, str] = {}
+    token = credentials.resolved_token()
+    if token:
+        options[DB_OPT.AUTHORIZATION_HEADER.value] = f"Bearer {token}"
+    for name, value in credentials.headers.items():
+        options[DB_OPT.RPC_CALL_HEADER_PREFIX.value + name.lower()] = str(value)
+    if credentials.use_tls:
+        if credentials.tls_skip_verify:
+            options[DB_OPT.TLS_SKIP_VERIFY.value] = "true"
+        if credentials.tls_root_certs:
+            options[DB_OPT.TLS_ROOT_CERTS.value] = credentials.root_certs_pem() or ""
+        if credentials.tls_override_hostname:
+            options[DB_OPT.TLS_OVERRIDE_HOSTNAME.value] = credentials.tls_override_hostname
+    if credentials.query_timeout:
+        options[DB_OPT.TIMEOUT_QUERY.value] = str(float(credentials.query_timeout))
+        options[DB_OPT.TIMEOUT_FETCH.value] = str(float(credentials.query_timeout))
+    return options
+
+
+class AmpConnectionManager(SQLConnectionManager):
+    TYPE = "amp"
+
+    @classmethod
+    def open(cls, connection: Connection) -> Connection:
+        if connection.state == ConnectionState.OPEN:
+            return connection
+        credentials: AmpCredentials = connection.credentials
+        try:
+            connection.handle = AmpHandle(credentials)
+            connection.state = ConnectionState.OPEN
+        except adbc_driver_manager.Error as exc:
+            connection.handle = None
+            connection.state = ConnectionState.FAIL
+            raise translate_error(exc, credentials) from exc
+        _, source = resolve_token(credentials.token)
+        logger.debug(f"Opened Amp connection to {credentials.query_url} (token from {source})")
+        return connection
+
+    def cancel(self, connection: Connection) -> None:
+        handle = connection.handle
+        if isinstance(handle, AmpHandle):
+            handle.cancel()
+
+    @contextmanager
+    def exception_handler(self, sql: str) -> Iterator[None]:
+        try:
+            yield
+        except DbtRuntimeError:
+            raise
+        except Exception as exc:
+            logger.debug(f"Amp error while running:\n{sql}")
+            connection = self.get_if_exists()
+            raise translate_error(exc, connection.credentials if connection else None) from exc
+
+    # --- no transactions ---------------------------------------------------------------------
+
+    def begin(self) -> Connection:
+        connection = self.get_thread_connection()
+        connection.transaction_open = True
+        return connection
+
+    def commit(self) -> Connection:
+        connection = self.get_thread_connection()
+        connection.transaction_open = False
+        return connection
+
+    def add_begin_query(self) -> None:
+        return None
+
+    def add_commit_query(self) -> None:
+        return None
+
+    # --- queries -----------------------------------------------------------------------------
+
+    def add_query(self, sql, auto_begin=True, bindings=None, abridge_sql_log=False, **kwargs):
+        retries = self.profile.credentials.retries if self.profile else 0
+        started = time.monotonic()
+        connection, cursor = self._add_query_with_retries(sql, bindings, abridge_sql_log, retries)
+        cursor.started = started
+        return connection, cursor
+
+    def _add_query_with_retries(self, sql, bindings, abridge_sql_log, retries):
+        attempt = 0
+        while True:
+            try:
+                return super().add_query(
+                    sql, auto_begin=False, bindings=bindings, abridge_sql_log=abridge_sql_log
+                )
+            except FailedToConnectError as exc:
+                if attempt >= retries or isinstance(exc, AmpAuthError):
+                    raise
+                attempt += 1
+                wait = min(2**attempt * 0.25, 4.0)
+                logger.debug(f"Amp unreachable, retry {attempt}/{retries} in {wait:.2f}s")
+                time.sleep(wait)
+
+    def execute(self, sql: str, auto_begin: bool = False, fetch: bool = False, limit=None):
+        from dbt_common.clients.agate_helper import empty_table
+
+        sql = self._add_query_comment(sql)
+        _, cursor = self.add_query(sql, auto_begin)
+        try:
+            with self.exception_handler(sql):
+                table = self.get_result_from_cursor(cursor, limit) if fetch else empty_table()
+                if not fetch:
+                    for _ in cursor.iter_batches():  # surface execution errors, then drop
+                        pass
+            return self.get_response(cursor), table
+        finally:
+            cursor.close()
+
+    def plan_schema(self, sql: str) -> pa.Schema:
+        """Plan `sql` on the server (GetFlightInfo only) and return its Arrow schema."""
+        sql = self._add_query_comment(sql)
+        connection = self.get_thread_connection()
+        with self.exception_handler(sql):
+            logger.debug(f"Planning on connection {connection.name!r}:\n{sql}")
+            cursor = connection.handle.cursor()
+            try:
+                return cursor.plan_schema(sql)
+            finally:
+                cursor.close()
+
+    @classmethod
+    def get_response(cls, cursor: AmpCursor) -> AmpAdapterResponse:
+        rows = cursor.rowcount if cursor.rowcount >= 0 else None
+        started = getattr(cursor, "started", None)
+        duration = round(time.monotonic() - started, 6) if started else None
+        return AmpAdapterResponse(
+            _message="OK", rows_affected=rows or 0, rows=rows, duration_seconds=duration
+        )
+
+    @classmethod
+    def data_type_code_to_name(cls, type_code: Any) -> str:
+        if isinstance(type_code, pa.DataType):
+            return arrow_type_to_sql(type_code)
+        return str(type_code)
+
+    @classmethod
+    def get_result_from_cursor(cls, cursor: AmpCursor, limit: int | None):
+        from dbt_common.clients.agate_helper import table_from_data_flat
+
+        if cursor.description is None:
+            return table_from_data_flat([], [])
+        column_names = [col[0] for col in cursor.description]
+        rows = cursor.fetchmany(limit) if limit else cursor.fetchall()
+        return table_from_data_flat(cls.process_results(column_names, rows), column_names)

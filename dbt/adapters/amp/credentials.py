@@ -1,0 +1,206 @@
+"""Profile settings for `type: amp` targets.
+
+The token never leaves this object except as the `authorization: Bearer` header: it is not a
+connection key (so `dbt debug` does not print it), `__repr__` masks it, and the token resolved from
+the environment or the Amp CLI login cache is kept off the serialized profile.
+"""
+
+from __future__ import annotations
+
+import difflib
+import json
+import os
+import re
+import time
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any, ClassVar
+from urllib.parse import urlparse
+
+from dbt.adapters.contracts.connection import Credentials
+from dbt.adapters.events.logging import AdapterLogger
+from dbt_common.exceptions import DbtRuntimeError
+
+logger = AdapterLogger("Amp")
+
+TOKEN_ENV_VAR = "AMP_AUTH_TOKEN"
+# Written by `ampctl login` / the TS `amp auth login`: JSON {"accessToken", "refreshToken",
+# "userId", "accounts", "expiry" (ms since epoch)}; Amp's Rust and Python clients read
+# `accessToken` from it. The older TS CLI kept the same JSON under ~/.amp-cli-config/.
+CLI_AUTH_FILES = (
+    Path("~/.amp/cache/amp_cli_auth"),
+    Path("~/.amp-cli-config/amp_cli_auth"),
+)
+QUERY_URL_SCHEMES = ("grpc", "grpc+tcp", "grpc+tls")
+NAMESPACE_RE = re.compile(r"^[a-z0-9_]+$")
+
+
+def _mask(token: str | None) -> str:
+    return "None" if not token else "'***'"
+
+
+def read_cli_auth_file(path: Path) -> str | None:
+    """The access token from an Amp CLI login cache file (JSON, or a bare token as fallback)."""
+    try:
+        text = path.expanduser().read_text().strip()
+    except OSError:
+        return None
+    if not text:
+        return None
+    if not text.startswith("{"):
+        return text.split()[0]
+    try:
+        data = json.loads(text)
+    except ValueError:
+        logger.warning(f"Ignoring {path}: not valid JSON")
+        return None
+    token = data.get("accessToken") or data.get("access_token") or data.get("token")
+    if not isinstance(token, str) or not token.strip():
+        return None
+    expiry = data.get("expiry")
+    if isinstance(expiry, (int, float)) and expiry < time.time() * 1000:
+        logger.warning(
+            f"The Amp CLI login in {path} has expired; dbt-amp does not refresh it. "
+            f"Run `ampctl login` again or set {TOKEN_ENV_VAR}."
+        )
+    return token.strip()
+
+
+def resolve_token(profile_token: str | None) -> tuple[str | None, str]:
+    """The bearer token and where it came from: profile, environment, then the CLI login cache."""
+    if profile_token:
+        return profile_token, "profile"
+    env_token = os.environ.get(TOKEN_ENV_VAR, "").strip()
+    if env_token:
+        return env_token, f"env {TOKEN_ENV_VAR}"
+    for path in CLI_AUTH_FILES:
+        token = read_cli_auth_file(path)
+        if token:
+            return token, str(path)
+    return None, "none"
+
+
+@dataclass(repr=False)
+class AmpCredentials(Credentials):
+    # Amp has no databases; `amp` is the name of its default session catalog. Never rendered.
+    database: str = "amp"
+    # The Amp namespace that datasets registered by this project go to (`[a-z0-9_]+`).
+    schema: str = ""
+    # Flight endpoint: grpc://host:1602 or grpc+tls://host:443.
+    query_url: str = ""
+    # Admin API: http://host:1610. Needed by `dataset` models and `dbt debug`.
+    admin_url: str | None = None
+    # Bearer token. If empty: env AMP_AUTH_TOKEN, then the Amp CLI login cache.
+    token: str | None = None
+    # TLS (grpc+tls:// only)
+    tls_skip_verify: bool = False
+    tls_root_certs: str | None = None  # path to a PEM bundle
+    tls_override_hostname: str | None = None
+    # Seconds; 0 or None means no limit.
+    connect_timeout: float = 10.0
+    query_timeout: float | None = None
+    # Connection attempts after the first one fails with a connectivity error.
+    retries: int = 1
+    # Extra gRPC headers for every call (e.g. {"amp-stream": "false"}). Not shown anywhere.
+    headers: dict[str, str] = field(default_factory=dict)
+
+    _ALIASES: ClassVar[dict[str, str]] = {
+        "url": "query_url",
+        "flight_url": "query_url",
+        "auth_token": "token",
+        "namespace": "schema",
+        "admin_api_url": "admin_url",
+    }
+
+    @property
+    def type(self) -> str:
+        return "amp"
+
+    @property
+    def unique_field(self) -> str:
+        return self.query_url
+
+    def _connection_keys(self) -> tuple[str, ...]:
+        # Never the token or headers.
+        return (
+            "query_url",
+            "admin_url",
+            "schema",
+            "tls_skip_verify",
+            "tls_root_certs",
+            "tls_override_hostname",
+            "connect_timeout",
+            "query_timeout",
+            "retries",
+        )
+
+    def __repr__(self) -> str:
+        shown = ", ".join(f"{k}={getattr(self, k)!r}" for k in self._connection_keys())
+        return f"AmpCredentials({shown}, token={_mask(self.token)})"
+
+    __str__ = __repr__
+
+    @classmethod
+    def validate(cls, data: Any) -> None:
+        if isinstance(data, dict):
+            cls._check_keys(data)
+        super().validate(data)
+
+    @classmethod
+    def _check_keys(cls, data: dict[str, Any]) -> None:
+        known = {f.name for f in fields(cls)} | set(cls._ALIASES)
+        unknown = sorted(k for k in data if k not in known)
+        if unknown:
+            hints = []
+            for key in unknown:
+                match = difflib.get_close_matches(key, sorted(known), n=1)
+                hints.append(f"'{key}'" + (f" (did you mean '{match[0]}'?)" if match else ""))
+            raise DbtRuntimeError(
+                f"unknown key(s) for an amp profile: {', '.join(hints)}. Valid keys: "
+                + ", ".join(sorted(f.name for f in fields(cls) if f.name != "database"))
+            )
+        if not data.get("query_url"):
+            raise DbtRuntimeError(
+                "'query_url' is required: the Amp Flight endpoint, e.g. "
+                "query_url: grpc://localhost:1602 (or grpc+tls://host:443)"
+            )
+
+    def __post_init__(self) -> None:
+        parsed = urlparse(self.query_url)
+        if parsed.scheme not in QUERY_URL_SCHEMES or not parsed.hostname or not parsed.port:
+            raise DbtRuntimeError(
+                f"query_url {self.query_url!r} is not a Flight URL: use grpc://host:port or "
+                "grpc+tls://host:port (Amp's Flight port is 1602)"
+            )
+        if self.admin_url:
+            admin = urlparse(self.admin_url)
+            if admin.scheme not in ("http", "https") or not admin.hostname:
+                raise DbtRuntimeError(
+                    f"admin_url {self.admin_url!r} is not an HTTP URL, e.g. http://localhost:1610"
+                )
+        if not self.schema:
+            raise DbtRuntimeError(
+                "'schema' is required: the Amp namespace for datasets this project registers "
+                "([a-z0-9_]+, e.g. schema: my_team)"
+            )
+        if not NAMESPACE_RE.match(self.schema):
+            raise DbtRuntimeError(
+                f"schema {self.schema!r} is not a valid Amp namespace: use lowercase letters, "
+                "digits and '_' only"
+            )
+        if self.retries < 0:
+            raise DbtRuntimeError("retries must be >= 0")
+        if self.tls_root_certs and not Path(self.tls_root_certs).expanduser().is_file():
+            raise DbtRuntimeError(f"tls_root_certs: no such file {self.tls_root_certs!r}")
+
+    @property
+    def use_tls(self) -> bool:
+        return urlparse(self.query_url).scheme == "grpc+tls"
+
+    def resolved_token(self) -> str | None:
+        return resolve_token(self.token)[0]
+
+    def root_certs_pem(self) -> str | None:
+        if not self.tls_root_certs:
+            return None
+        return Path(self.tls_root_certs).expanduser().read_text()

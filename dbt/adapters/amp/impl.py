@@ -1,0 +1,314 @@
+"""AmpAdapter: a read-only SQL adapter. Nothing is ever created on the server by dbt."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from dbt.adapters.base import available
+from dbt.adapters.base.impl import ConstraintSupport
+from dbt.adapters.base.relation import BaseRelation
+from dbt.adapters.capability import Capability, CapabilityDict, CapabilitySupport, Support
+from dbt.adapters.events.logging import AdapterLogger
+from dbt.adapters.sql import SQLAdapter
+from dbt_common.contracts.constraints import ConstraintType
+from dbt_common.exceptions import CompilationError, DbtRuntimeError
+
+from dbt.adapters.amp import references
+from dbt.adapters.amp.column import AmpColumn
+from dbt.adapters.amp.connections import AmpAdapterResponse, AmpConnectionManager
+from dbt.adapters.amp.relation import AmpRelation
+
+logger = AdapterLogger("Amp")
+
+COLUMNS_SQL = "select * from {relation}"
+
+
+class AmpAdapter(SQLAdapter):
+    ConnectionManager = AmpConnectionManager
+    Relation = AmpRelation
+    Column = AmpColumn
+
+    CONSTRAINT_SUPPORT = {
+        ConstraintType.check: ConstraintSupport.NOT_SUPPORTED,
+        ConstraintType.not_null: ConstraintSupport.NOT_SUPPORTED,
+        ConstraintType.unique: ConstraintSupport.NOT_SUPPORTED,
+        ConstraintType.primary_key: ConstraintSupport.NOT_SUPPORTED,
+        ConstraintType.foreign_key: ConstraintSupport.NOT_SUPPORTED,
+    }
+    _capabilities = CapabilityDict(
+        {
+            Capability.SchemaMetadataByRelations: CapabilitySupport(support=Support.Full),
+            Capability.TableLastModifiedMetadata: CapabilitySupport(support=Support.Unsupported),
+        }
+    )
+
+    @classmethod
+    def date_function(cls) -> str:
+        return "now()"
+
+    @classmethod
+    def convert_text_type(cls, agate_table, col_idx) -> str:
+        return "VARCHAR"
+
+    @classmethod
+    def convert_number_type(cls, agate_table, col_idx) -> str:
+        decimals = agate_table.aggregate(__import__("agate").MaxPrecision(col_idx))
+        return "DOUBLE" if decimals else "BIGINT"
+
+    @classmethod
+    def convert_integer_type(cls, agate_table, col_idx) -> str:
+        return "BIGINT"
+
+    @classmethod
+    def convert_boolean_type(cls, agate_table, col_idx) -> str:
+        return "BOOLEAN"
+
+    @classmethod
+    def convert_datetime_type(cls, agate_table, col_idx) -> str:
+        return "TIMESTAMP"
+
+    @classmethod
+    def convert_date_type(cls, agate_table, col_idx) -> str:
+        return "DATE"
+
+    @classmethod
+    def convert_time_type(cls, agate_table, col_idx) -> str:
+        return "TIME"
+
+    def valid_incremental_strategies(self) -> list[str]:
+        return []
+
+    # --- nothing to create, drop or list ----------------------------------------------------
+
+    def create_schema(self, relation: BaseRelation) -> None:
+        """Amp namespaces need no creating; dbt never writes to the server."""
+
+    def drop_schema(self, relation: BaseRelation) -> None:
+        """Never drops anything: the server is read-only for clients."""
+
+    def list_relations_without_caching(self, schema_relation: BaseRelation) -> list[BaseRelation]:
+        # dbt-amp materializes no relations, so the relation cache is empty by construction;
+        # no round trip (Amp has no catalog RPCs anyway).
+        return []
+
+    def list_schemas(self, database: str) -> list[str]:
+        return []
+
+    def check_schema_exists(self, database: str, schema: str) -> bool:
+        return True
+
+    def drop_relation(self, relation: BaseRelation) -> None:
+        raise DbtRuntimeError(
+            f"dbt-amp never drops relations ({relation}): Amp is read-only for clients"
+        )
+
+    def rename_relation(self, from_relation: BaseRelation, to_relation: BaseRelation) -> None:
+        raise DbtRuntimeError("dbt-amp never renames relations: Amp is read-only for clients")
+
+    def truncate_relation(self, relation: BaseRelation) -> None:
+        raise DbtRuntimeError("dbt-amp never truncates relations: Amp is read-only for clients")
+
+    # --- columns: planned on the server, never executed --------------------------------------
+
+    @available.parse(lambda *a, **k: [])
+    def get_column_schema_from_query(self, sql: str) -> list[AmpColumn]:
+        """Columns of `sql` from GetFlightInfo alone (Amp plans the query; no DoGet)."""
+        schema = self.connections.plan_schema(sql)
+        to_name = self.connections.data_type_code_to_name
+        return [self.Column.create(f.name, to_name(f.type)) for f in schema]
+
+    @available.parse_list
+    def get_columns_in_relation(self, relation: BaseRelation) -> list[AmpColumn]:
+        if relation.is_cte:
+            raise DbtRuntimeError(
+                f"Cannot get the columns of ephemeral model {relation.identifier!r}: it exists "
+                "only as a CTE. Use get_column_schema_from_query() on its SQL instead."
+            )
+        return self.get_column_schema_from_query(COLUMNS_SQL.format(relation=relation))
+
+    def debug_query(self) -> None:
+        self.execute("select 1 as id")
+
+    # --- query models ------------------------------------------------------------------------
+
+    @available
+    def run_query_model(self, sql: str) -> AmpAdapterResponse:
+        """Plan and execute `sql`, counting rows and bytes from Arrow (no agate table)."""
+        from dbt.adapters.amp.flight import run_counting
+
+        connection = self.connections.get_thread_connection()
+        sql = self.connections._add_query_comment(sql)
+        started = time.monotonic()
+        with self.connections.exception_handler(sql):
+            logger.debug(f"Running query model on {connection.name!r}:\n{sql}")
+            result = run_counting(connection, sql)
+        duration = time.monotonic() - started
+        return AmpAdapterResponse(
+            _message=f"OK {result.rows} rows, {result.bytes} bytes",
+            rows_affected=result.rows,
+            rows=result.rows,
+            bytes=result.bytes,
+            duration_seconds=round(duration, 6),
+            block_ranges=result.block_ranges,
+        )
+
+    # --- dependencies (`config(dependencies={'eth': '_/eth_firehose@1.0.0'})`) ---------------
+
+    @available
+    def amp_dependencies(self, value: Any, node_name: str = "") -> dict[str, str]:
+        """The validated `dependencies` config: {alias: "ns/name@revision"}."""
+        try:
+            return references.validate_dependencies(value)
+        except ValueError as exc:
+            where = f" of {node_name!r}" if node_name else ""
+            raise CompilationError(f"Invalid `dependencies` config{where}: {exc}") from None
+
+    @available
+    def amp_dataset_relation(self, reference: str) -> AmpRelation:
+        """The relation for a whole dataset: renders `"ns/name@rev"` (append `.table`)."""
+        return self.Relation.create(database=None, schema=reference, identifier=None)
+
+    @available
+    def amp_check_ref_target(self, graph: Any, model: Any, args: Any, kwargs: Any) -> None:
+        """Refuse a ref to a `query` model (terminal) or to a model dbt-amp cannot build."""
+        name = kwargs.get("name") or (args[-1] if args else None)
+        package = kwargs.get("package") or (args[0] if len(args) == 2 else None)
+        target = self._model_index(graph).get((package, name)) or self._model_index(graph).get(
+            (None, name)
+        )
+        if target is None:
+            return
+        materialized = target.get("config", {}).get("materialized")
+        if materialized in ("ephemeral", "dataset"):
+            return
+        here = _node_label(model)
+        if materialized == "query":
+            raise CompilationError(
+                f"{here} refs '{name}', a `query` model. A query model is a terminal node: Amp "
+                f"keeps no result to select from. Make '{name}' materialized='ephemeral' (inlined "
+                "as a CTE) or 'dataset' (registered with Amp), or ref its upstream instead."
+            )
+        raise CompilationError(
+            f"{here} refs '{name}', which is materialized='{materialized}'"
+            + (" (dbt's default)" if not _explicit_materialization(target) else "")
+            + ". dbt-amp cannot build that: Amp is read-only for clients. "
+            + _fix_hint(target, self.config.project_name)
+        )
+
+    def _model_index(self, graph: Any) -> dict:
+        index = self._graph_index.get(id(graph)) if hasattr(self, "_graph_index") else None
+        if index is None:
+            index = {}
+            for node in (graph or {}).get("nodes", {}).values():
+                if node.get("resource_type") == "model":
+                    index[(node.get("package_name"), node.get("name"))] = node
+                    index.setdefault((None, node.get("name")), node)
+            self._graph_index = {id(graph): index}
+        return index
+
+    @available
+    def amp_refusal_message(self, model: Any, kind: str, project_name: str) -> str:
+        """One message: which node, why it cannot be built on Amp, what to use instead."""
+        name = _node_label(model)
+        why = "Amp is read-only for clients: it stores no tables or views that dbt creates"
+        alternatives = (
+            "use materialized='ephemeral' for building blocks (inlined as CTEs), 'query' to run "
+            "a model and record its rows/bytes/block range, or 'dataset' to register it as an Amp "
+            "derived dataset"
+        )
+        if kind == "store_failures":
+            return (
+                f"{name} cannot store failures (--store-failures / store_failures: true): {why}. "
+                "Run the test without it; `dbt show` the test's compiled SQL to see failing rows."
+            )
+        if kind == "seed":
+            return (
+                f"{name} cannot be loaded: dbt seeds create tables, and {why}. Put small constant "
+                "data in an ephemeral model (select ... union all select ...) or a `values` list."
+            )
+        if kind == "snapshot":
+            return (
+                f"{name} cannot run: snapshots create and update tables, and {why}. Amp keeps "
+                "history itself: query raw datasets by block range, or register a derived dataset."
+            )
+        if _get(model, "language") == "python":
+            return f"{name} cannot run: Python models need a table to write to, and {why}. {alternatives}."
+        if kind == "view" and not _explicit_materialization(model):
+            return (
+                f"{name} has no materialization configured, so dbt used its default 'view'; {why}. "
+                "Make ephemeral the project default with this one line in dbt_project.yml:\n\n"
+                f"  models: {{{project_name}: {{+materialized: ephemeral}}}}\n\n"
+                "and set materialized='query' on the models you want to run."
+            )
+        return f"{name} cannot be built as materialized='{kind}': {why}. Instead, {alternatives}."
+
+    @available
+    def amp_catalog_for_relations(self, relations: list) -> Any:
+        return self._catalog([r for r in relations if not getattr(r, "is_cte", False)])
+
+    @available
+    def amp_catalog_for_schemas(self, schemas: Any) -> Any:
+        return self._catalog([])
+
+    def _catalog(self, relations: list) -> Any:
+        from dbt_common.clients.agate_helper import table_from_data_flat
+
+        columns = ["table_database", "table_schema", "table_name", "table_type", "table_comment"]
+        columns += ["table_owner", "column_name", "column_index", "column_type", "column_comment"]
+        rows = []
+        for relation in relations:
+            try:
+                cols = self.get_columns_in_relation(relation)
+            except Exception as exc:  # noqa: BLE001 - one bad source must not sink docs
+                logger.warning(f"Skipping {relation} in the catalog: {exc}")
+                continue
+            for index, col in enumerate(cols, start=1):
+                rows.append(
+                    [
+                        relation.database,
+                        relation.schema,
+                        relation.identifier,
+                        "TABLE",
+                        None,
+                        None,
+                        col.name,
+                        index,
+                        col.dtype,
+                        None,
+                    ]
+                )
+        return table_from_data_flat([dict(zip(columns, r, strict=False)) for r in rows], columns)
+
+    def submit_python_job(self, parsed_model: dict, compiled_code: str):
+        raise DbtRuntimeError(
+            f"Python model {parsed_model.get('name')!r} cannot run on Amp: Amp executes only "
+            "SQL and is read-only for clients. Write the model in SQL (materialized='ephemeral' "
+            "or 'query')."
+        )
+
+
+def _get(node: Any, key: str, default: Any = None) -> Any:
+    if isinstance(node, dict):
+        return node.get(key, default)
+    return getattr(node, key, default)
+
+
+def _node_label(node: Any) -> str:
+    kind = _get(node, "resource_type", "model")
+    path = _get(node, "original_file_path")
+    return f"{kind} '{_get(node, 'name', '?')}'" + (f" ({path})" if path else "")
+
+
+def _explicit_materialization(node: Any) -> bool:
+    unrendered = _get(node, "unrendered_config") or {}
+    return "materialized" in unrendered
+
+
+def _fix_hint(target: Any, project_name: str) -> str:
+    if not _explicit_materialization(target):
+        return (
+            "Make ephemeral the project default with this line in dbt_project.yml: "
+            f"models: {{{project_name}: {{+materialized: ephemeral}}}}"
+        )
+    return f"Make '{_get(target, 'name')}' materialized='ephemeral' or 'dataset'."

@@ -1,0 +1,74 @@
+{#- Amp is read-only for clients: dbt never creates, drops or lists relations on it. -#}
+
+{% macro amp__create_schema(relation) -%}
+  {#- Amp namespaces need no creating. -#}
+{%- endmacro %}
+
+{% macro amp__drop_schema(relation) -%}
+  {#- Never drops anything. -#}
+{%- endmacro %}
+
+{% macro amp__list_schemas(database) -%}
+  {{ return([]) }}
+{%- endmacro %}
+
+{% macro amp__check_schema_exists(information_schema, schema) -%}
+  {{ return(true) }}
+{%- endmacro %}
+
+{% macro amp__list_relations_without_caching(schema_relation) -%}
+  {{ return([]) }}
+{%- endmacro %}
+
+{% macro amp__get_columns_in_relation(relation) -%}
+  {{ return(adapter.get_columns_in_relation(relation)) }}
+{%- endmacro %}
+
+{% macro amp__current_timestamp() -%}
+  now()
+{%- endmacro %}
+
+{#- `dbt show --limit`: wrap as a subquery so a LIMIT in the query itself stays valid. -#}
+{% macro amp__get_limit_sql(sql, limit) -%}
+  {%- if limit is none or limit < 0 -%}
+{{ sql }}
+  {%- else -%}
+select * from (
+{{ sql | trim | trim(';') }}
+) as dbt_show_limit
+limit {{ limit }}
+  {%- endif -%}
+{%- endmacro %}
+
+{#- Amp reserves `_`-prefixed names: no `__dbt_sbq` alias. -#}
+{% macro amp__get_empty_subquery_sql(select_sql, select_sql_header=none) -%}
+  {%- if select_sql_header is not none -%}
+{{ select_sql_header }}
+  {%- endif %}
+select * from (
+{{ select_sql }}
+) as dbt_empty_subquery
+where false
+limit 0
+{%- endmacro %}
+
+{% macro amp__get_catalog(information_schema, schemas) -%}
+  {{ return(adapter.amp_catalog_for_schemas(schemas)) }}
+{%- endmacro %}
+
+{% macro amp__get_catalog_relations(information_schema, relations) -%}
+  {{ return(adapter.amp_catalog_for_relations(relations)) }}
+{%- endmacro %}
+
+{% macro amp__alter_relation_comment(relation, relation_comment) -%}
+{%- endmacro %}
+
+{% macro amp__alter_column_comment(relation, column_dict) -%}
+{%- endmacro %}
+
+{% macro amp__get_show_grant_sql(relation) -%}
+  select 1 as grantee where false
+{%- endmacro %}
+
+{% macro amp__apply_grants(relation, grant_config, should_revoke=True) -%}
+{%- endmacro %}
