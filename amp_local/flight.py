@@ -225,11 +225,18 @@ def serve_flight(
         options=[
             ("grpc.max_send_message_length", 64 * 1024 * 1024),
             ("grpc.max_receive_message_length", 64 * 1024 * 1024),
+            ("grpc.so_reuseport", 0),  # a port in use is an error, not a second listener
         ],
     )
     server.add_generic_rpc_handlers([grpc.method_handlers_generic_handler(SERVICE, handlers)])
-    bound = server.add_insecure_port(f"{host}:{port}")
+    try:
+        bound = server.add_insecure_port(f"{host}:{port}")
+    except RuntimeError:
+        bound = 0
     if bound == 0:
-        raise OSError(f"could not bind the Flight server to {host}:{port}")
+        raise OSError(
+            f"could not bind the Flight server to {host}:{port}: the port is in use or the "
+            "address is not local; choose another --flight-port (0 picks a free one)"
+        )
     server.start()
     return server, bound

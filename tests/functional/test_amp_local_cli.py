@@ -1,0 +1,90 @@
+"""`amp-local serve` as a user runs it: READY line, loopback, clean shutdown, reuse, bad arguments."""
+
+from __future__ import annotations
+
+import signal
+import subprocess
+import sys
+
+import adbc_driver_flightsql.dbapi as flightsql
+import pytest
+
+from amp_local.launcher import start_amp_local
+
+
+def test_ready_line_signal_shutdown_and_reuse(tmp_path):
+    server = start_amp_local(tmp_path, blocks=300, snapshots=False)
+    ready = server.ready
+    assert ready["host"] == "127.0.0.1" and ready["flight_url"].startswith("grpc://127.0.0.1:")
+    assert sorted(ready["datasets"]) == ["_/eth_firehose@1.0.0", "_/eth_rpc@1.0.0"]
+    with flightsql.connect(server.flight_url, autocommit=True) as conn, conn.cursor() as cur:
+        cur.execute('SELECT max(block_num) AS head FROM "_/eth_rpc@1.0.0".blocks')
+        assert cur.fetchall() == [(299,)]
+    files = {p: p.stat().st_mtime_ns for p in tmp_path.rglob("*.parquet")}
+    server.process.send_signal(signal.SIGINT)
+    assert server.process.wait(timeout=15) == 0
+
+    again = start_amp_local(tmp_path, blocks=300, snapshots=False)
+    try:
+        assert {p: p.stat().st_mtime_ns for p in tmp_path.rglob("*.parquet")} == files
+    finally:
+        assert again.stop() == 0
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--dataset", "nonsense"], "expected NS/NAME@VERSION=DIR"),
+        (["--dataset", "_/Bad@1.0.0=/tmp"], "invalid dataset name"),
+        (["--dataset", "_/x@latest=/tmp"], "give a semver version"),
+        (["--dataset", "_/x@1.0.0=/nonexistent"], "has no manifest.json"),
+        (["--blocks", "-1"], "--blocks must be >= 0"),
+        (["--blocks", "0", "--follow", "1"], "--follow needs"),
+    ],
+)
+def test_bad_arguments_fail_with_one_clear_line(tmp_path, args, message):
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "amp_local",
+            "serve",
+            "--data-dir",
+            str(tmp_path),
+            "--flight-port",
+            "0",
+            *args,
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 2
+    assert message in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_port_in_use_is_reported(tmp_path):
+    first = start_amp_local(tmp_path / "a", blocks=0, snapshots=False)
+    try:
+        result = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "amp_local",
+                "serve",
+                "--data-dir",
+                str(tmp_path / "b"),
+                "--blocks",
+                "0",
+                "--flight-port",
+                str(first.flight_port),
+            ],
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert result.returncode == 1
+        assert "could not bind" in result.stderr and "Traceback" not in result.stderr
+    finally:
+        first.stop()
