@@ -15,7 +15,7 @@
 -#}
 {% macro amp__type_string() %}{{ return('varchar') }}{% endmacro %}
 {% macro amp__type_timestamp() %}{{ return('timestamp') }}{% endmacro %}
-{% macro amp__type_float() %}{{ return('float') }}{% endmacro %}
+{% macro amp__type_float() %}{{ return('double') }}{% endmacro %}
 {% macro amp__type_numeric() %}{{ return('numeric(28,6)') }}{% endmacro %}
 {% macro amp__type_bigint() %}{{ return('bigint') }}{% endmacro %}
 {% macro amp__type_int() %}{{ return('int') }}{% endmacro %}
