@@ -13,6 +13,7 @@ import json
 from dataclasses import dataclass, field
 
 import adbc_driver_manager
+import pyarrow as pa
 import pyarrow.flight as fl
 from adbc_driver_manager import AdbcStatusCode
 
@@ -94,13 +95,18 @@ _ERRORS = [
 
 def _as_adbc_error(exc: Exception) -> Exception:
     message = str(exc).split(". Detail:")[0].strip()
-    for prefix in ("Flight returned ", "gRPC returned "):
-        if message.startswith(prefix):
-            message = message.split(": ", 1)[-1]
+    if "with message: " in message:
+        message = message.split("with message: ", 1)[1]
+    elif message.startswith(("Flight returned ", "gRPC returned ")):
+        message = message.split(": ", 1)[-1]
     for flight_cls, adbc_cls, status, code in _ERRORS:
         if isinstance(exc, flight_cls):
             return adbc_cls(f"{code}: [FlightSQL] {message}", status_code=status)
-    if isinstance(exc, fl.FlightServerError) or isinstance(exc, fl.FlightError):
+    if isinstance(exc, pa.ArrowNotImplementedError):
+        return adbc_driver_manager.NotSupportedError(
+            f"UNIMPLEMENTED: [FlightSQL] {message}", status_code=AdbcStatusCode.NOT_IMPLEMENTED
+        )
+    if isinstance(exc, (fl.FlightError, pa.ArrowInvalid, pa.ArrowKeyError)):
         return adbc_driver_manager.ProgrammingError(
             f"INVALID_ARGUMENT: [FlightSQL] {message}", status_code=AdbcStatusCode.INVALID_ARGUMENT
         )
@@ -168,6 +174,6 @@ def run_counting(connection, sql: str) -> QueryResult:
                         _parse_metadata(chunk.app_metadata.to_pybytes(), result)
             finally:
                 handle.untrack_reader(reader)
-    except fl.FlightError as exc:
+    except (fl.FlightError, pa.ArrowException) as exc:
         raise _as_adbc_error(exc) from exc
     return result

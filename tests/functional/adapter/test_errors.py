@@ -1,0 +1,143 @@
+"""Bad inputs: each one a clear message and a non-zero exit, and the token never leaks."""
+
+import os
+from pathlib import Path
+
+import pytest
+import yaml
+from dbt.cli.main import dbtRunner
+
+TOKEN = "s3cret-test-token"
+PROJECT = {
+    "name": "errs",
+    "version": "1.0",
+    "profile": "errs",
+    "models": {"errs": {"+materialized": "ephemeral"}},
+}
+SOURCES = """
+version: 2
+sources:
+  - name: eth
+    schema: "_/eth_firehose@0.0.0"
+    tables: [{name: blocks}, {name: no_such_table}]
+"""
+MODELS = {
+    "ok.sql": "{{ config(materialized='query') }}\nselect count(*) as n from {{ source('eth', 'blocks') }}",
+    "bad_sql.sql": "{{ config(materialized='query') }}\nselec 1",
+    "bad_column.sql": "{{ config(materialized='query') }}\n"
+    "select nope from {{ source('eth', 'blocks') }}",
+    "missing_table.sql": "{{ config(materialized='query') }}\n"
+    "select * from {{ source('eth', 'no_such_table') }}",
+    "sources.yml": SOURCES,
+}
+
+
+def invoke(tmp_path: Path, target: dict, args: list[str]) -> tuple[bool, str]:
+    """Run dbt in-process on a small project with `target` as its profile; (success, output)."""
+    (tmp_path / "models").mkdir(exist_ok=True)
+    (tmp_path / "dbt_project.yml").write_text(yaml.safe_dump(PROJECT))
+    for name, text in MODELS.items():
+        (tmp_path / "models" / name).write_text(text)
+    profile = {"errs": {"target": "dev", "outputs": {"dev": {"type": "amp", **target}}}}
+    (tmp_path / "profiles.yml").write_text(yaml.safe_dump(profile))
+    messages: list[str] = []
+    runner = dbtRunner(callbacks=[lambda event: messages.append(event.info.msg)])
+    dirs = ["--project-dir", str(tmp_path), "--profiles-dir", str(tmp_path)]
+    result = runner.invoke([*args, *dirs])
+    output = "\n".join(str(m) for m in messages)
+    if result.exception is not None:
+        output += "\n" + str(result.exception)
+    if result.result is not None and hasattr(result.result, "results"):
+        output += "\n" + "\n".join(str(r.message) for r in result.result.results)
+    return result.success, output
+
+
+def assert_no_token(tmp_path: Path, output: str) -> None:
+    assert TOKEN not in output
+    for path in tmp_path.rglob("*"):
+        if path.is_file() and path.name != "profiles.yml":
+            assert TOKEN not in path.read_text(errors="ignore"), path
+
+
+@pytest.fixture
+def target(amp_server):
+    return {"query_url": amp_server.flight_url, "schema": "errs", "threads": 2, "retries": 0}
+
+
+def test_sql_errors_keep_server_message(tmp_path, target):
+    ok, output = invoke(tmp_path, target, ["run", "-s", "bad_sql", "bad_column", "missing_table"])
+    assert not ok
+    assert "ParserError" in output and "SELEC" in output.upper()
+    assert "No field named nope" in output
+    assert "no_such_table" in output and "not found" in output
+
+
+@pytest.mark.parametrize(
+    "change,expected",
+    [
+        (
+            {"quer_url": "grpc://x:1"},
+            "unknown key(s) for an amp profile: 'quer_url' (did you mean 'query_url'?)",
+        ),
+        ({"tokne": "x"}, "'tokne' (did you mean 'token'?)"),
+        ({"query_url": None}, "'query_url' is required"),
+        ({"query_url": "http://localhost:1602"}, "is not a Flight URL"),
+        ({"schema": "Bad-Namespace"}, "not a valid Amp namespace"),
+    ],
+    ids=["typo-query_url", "typo-token", "missing-query_url", "http-url", "bad-schema"],
+)
+def test_bad_profiles(tmp_path, target, change, expected):
+    target = {**target, **change}
+    target = {
+        k: v
+        for k, v in target.items()
+        if v is not None and not (k == "query_url" and "quer_url" in target)
+    }
+    ok, output = invoke(tmp_path, target, ["debug"])
+    assert not ok
+    assert expected in output
+
+
+def test_unreachable_server(tmp_path, target):
+    target = {**target, "query_url": "grpc://127.0.0.1:1", "token": TOKEN}
+    ok, output = invoke(tmp_path, target, ["run", "-s", "ok"])
+    assert not ok
+    assert "Could not reach Amp at grpc://127.0.0.1:1" in output
+    assert_no_token(tmp_path, output)
+
+
+def test_wrong_and_right_token(tmp_path, amp_server_with_token, monkeypatch):
+    monkeypatch.delenv("AMP_AUTH_TOKEN", raising=False)
+    monkeypatch.setenv("HOME", str(tmp_path))  # no Amp CLI login cache
+    base = {"query_url": amp_server_with_token.flight_url, "schema": "errs", "retries": 0}
+    ok, output = invoke(tmp_path, {**base, "token": "wrong-token"}, ["debug"])
+    assert not ok and "refused the credentials (UNAUTHENTICATED)" in output
+    ok, output = invoke(tmp_path, base, ["debug"])
+    assert not ok and "AMP_AUTH_TOKEN" in output
+    # the token from the environment, then from the Amp CLI login cache
+    monkeypatch.setenv("AMP_AUTH_TOKEN", TOKEN)
+    ok, output = invoke(tmp_path, base, ["debug"])
+    assert ok, output
+    monkeypatch.delenv("AMP_AUTH_TOKEN")
+    cache = tmp_path / ".amp" / "cache"
+    cache.mkdir(parents=True)
+    (cache / "amp_cli_auth").write_text(
+        f'{{"accessToken": "{TOKEN}", "refreshToken": "r", "userId": "u"}}'
+    )
+    ok, output = invoke(tmp_path, base, ["run", "-s", "ok"])
+    (cache / "amp_cli_auth").unlink()
+    assert ok, output
+    assert_no_token(tmp_path, output)
+    ok, output = invoke(tmp_path, {**base, "token": TOKEN}, ["debug"])
+    assert ok, output
+    assert_no_token(tmp_path, output)
+
+
+def test_unknown_source(tmp_path, target):
+    MODELS_BAD = "select * from {{ source('eth', 'nope') }}"
+    (tmp_path / "models").mkdir()
+    (tmp_path / "models" / "uses_unknown.sql").write_text(MODELS_BAD)
+    ok, output = invoke(tmp_path, target, ["compile"])
+    assert not ok
+    assert "source named 'eth.nope' which was not found" in output
+    os.remove(tmp_path / "models" / "uses_unknown.sql")
