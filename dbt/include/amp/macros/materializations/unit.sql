@@ -87,3 +87,66 @@ select * from dbt_internal_unit_test_actual
 union all
 select * from dbt_internal_unit_test_expected
 {%- endmacro %}
+
+
+{#-
+  get_fixture_sql for Amp (dbt's version is not dispatched, so this one overrides it from the
+  adapter package). Same as dbt's, except that the reserved `_block_num` column of Amp's raw tables
+  (any column starting with `_`) is left out of fixture rows: Amp rejects `null as "_block_num"`
+  ("Underscore-prefixed names are reserved"). Models read `block_num` instead; a fixture row that
+  sets a `_`-column is a compile error.
+-#}
+{% macro get_fixture_sql(rows, column_name_to_data_types) %}
+-- Fixture for {{ model.name }}
+{% set default_row = {} %}
+
+{%- if not column_name_to_data_types -%}
+{#-- Use defer_relation IFF it is available in the manifest and 'this' is missing from the database --#}
+{%-   set this_or_defer_relation = defer_relation if (defer_relation and not load_relation(this)) else this -%}
+{%-   set columns_in_relation = adapter.get_columns_in_relation(this_or_defer_relation) -%}
+
+{%-   set column_name_to_data_types = {} -%}
+{%-   set column_name_to_quoted = {} -%}
+{%-   for column in columns_in_relation -%}
+{%-     if not column.name.startswith('_') -%}
+{%-       do column_name_to_data_types.update({column.name|lower: column.data_type}) -%}
+{%-       do column_name_to_quoted.update({column.name|lower: column.quoted}) -%}
+{%-     endif -%}
+{%-   endfor -%}
+{%- endif -%}
+
+{%- if not column_name_to_data_types -%}
+    {{ exceptions.raise_compiler_error("Not able to get columns for unit test '" ~ model.name ~ "' from relation " ~ this ~ " because the relation doesn't exist. On Amp, an ephemeral model given as a unit-test input needs `format: sql` rows.") }}
+{%- endif -%}
+
+{%- for row in rows -%}
+{%-   for column_name in row.keys() if column_name.startswith('_') -%}
+{{      exceptions.raise_compiler_error("Unit test fixture for '" ~ model.name ~ "' sets '" ~ column_name ~ "': Amp reserves names starting with '_' (use block_num, not _block_num)") }}
+{%-   endfor -%}
+{%- endfor -%}
+
+{%- for column_name, column_type in column_name_to_data_types.items() -%}
+    {%- do default_row.update({column_name: (safe_cast("null", column_type) | trim )}) -%}
+{%- endfor -%}
+
+{{ validate_fixture_rows(rows, row_number) }}
+
+{%- for row in rows -%}
+{%-   set formatted_row = format_row(row, column_name_to_data_types) -%}
+{%-   set default_row_copy = default_row.copy() -%}
+{%-   do default_row_copy.update(formatted_row) -%}
+select
+{%-   for column_name, column_value in default_row_copy.items() %} {{ column_value }} as {{ column_name_to_quoted[column_name] }}{% if not loop.last -%}, {%- endif %}
+{%-   endfor %}
+{%-   if not loop.last %}
+union all
+{%    endif %}
+{%- endfor -%}
+
+{%- if (rows | length) == 0 -%}
+    select
+    {%- for column_name, column_value in default_row.items() %} {{ column_value }} as {{ column_name_to_quoted[column_name] }}{% if not loop.last -%},{%- endif %}
+    {%- endfor %}
+    limit 0
+{%- endif -%}
+{% endmacro %}
