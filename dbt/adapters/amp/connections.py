@@ -157,20 +157,27 @@ class AmpCursor:
         self.rowcount = table.num_rows
         return table
 
-    def _rows(self, limit: int | None) -> list[tuple]:
-        table = self.fetch_arrow_table(limit)
-        columns = [to_python_column(col) for col in table.columns]
-        return list(zip(*columns, strict=False)) if columns else [()] * table.num_rows
+    @staticmethod
+    def _to_rows(data: pa.Table | pa.RecordBatch) -> list[tuple]:
+        columns = [to_python_column(col) for col in data.columns]
+        return list(zip(*columns, strict=True)) if columns else [()] * data.num_rows
 
     def fetchall(self) -> list[tuple]:
-        rows, self._pending = self._pending + self._rows(None), []
+        rows = self._pending + self._to_rows(self.fetch_arrow_table())
+        self._pending = []
+        self.rowcount = len(rows)
         return rows
 
     def fetchmany(self, size: int | None = None) -> list[tuple]:
         size = size or self.arraysize
-        if len(self._pending) < size and self._reader is not None:
-            self._pending += self._rows(size - len(self._pending))
+        while len(self._pending) < size and self._reader is not None:
+            try:
+                batch = self._reader.read_next_batch()
+            except StopIteration:
+                break
+            self._pending += self._to_rows(batch)
         rows, self._pending = self._pending[:size], self._pending[size:]
+        self.rowcount = max(self.rowcount, 0) + len(rows)
         return rows
 
     def fetchone(self) -> tuple | None:

@@ -1,0 +1,220 @@
+"""The connection layer against a recording Flight server with Amp's surface (only
+GetFlightInfo(CommandStatementQuery) + DoGet; everything else refused): which RPCs each
+operation sends, headers, block-range metadata, and error translation."""
+
+import json
+import threading
+
+import adbc_driver_manager
+import pyarrow as pa
+import pyarrow.flight as fl
+import pytest
+from adbc_driver_manager import AdbcStatusCode
+from dbt.adapters.exceptions import FailedToConnectError
+from dbt_common.exceptions import DbtDatabaseError, DbtRuntimeError
+
+from dbt.adapters.amp.connections import AmpAuthError, AmpHandle, translate_error
+from dbt.adapters.amp.credentials import AmpCredentials
+from dbt.adapters.amp.flight import run_counting
+
+TABLE = pa.table(
+    {"n": pa.array([1, 2, 3], pa.int64()), "h": pa.array([b"\x01"] * 3, pa.binary(1))}
+)
+RANGES = [{"numbers": {"start": 5, "end": 9}, "network": "mainnet", "hash": "0x" + "00" * 32}]
+
+
+class HeaderMiddleware(fl.ServerMiddleware):
+    def __init__(self, headers):
+        self.headers = headers
+
+
+class HeaderFactory(fl.ServerMiddlewareFactory):
+    def start_call(self, info, headers):
+        return HeaderMiddleware(headers)
+
+
+class AmpLikeServer(fl.FlightServerBase):
+    def __init__(self):
+        super().__init__("grpc://127.0.0.1:0", middleware={"headers": HeaderFactory()})
+        self.calls: list[str] = []
+        self.headers: list[dict] = []
+        self.lock = threading.Lock()
+
+    def _record(self, context, name):
+        with self.lock:
+            self.calls.append(name)
+            self.headers.append(dict(context.get_middleware("headers").headers))
+
+    def get_flight_info(self, context, descriptor):
+        if b"CommandStatementQuery" not in descriptor.command:
+            self._record(context, "GetFlightInfo(other)")
+            raise fl.FlightServerError("unsupported flight descriptor command")
+        self._record(context, "GetFlightInfo")
+        if b"selec " in descriptor.command:
+            raise pa.ArrowInvalid("invalid SQL | Caused by: ParserError")
+        return fl.FlightInfo(TABLE.schema, descriptor, [fl.FlightEndpoint(b"t", [])], -1, -1)
+
+    def do_get(self, context, ticket):
+        self._record(context, "DoGet")
+        meta = json.dumps({"ranges": RANGES, "ranges_complete": False}).encode()
+        done = json.dumps({"ranges": RANGES, "ranges_complete": True}).encode()
+        batch = TABLE.to_batches()[0]
+        empty = batch.slice(0, 0)
+
+        def chunks():
+            yield batch, pa.py_buffer(meta)
+            yield empty, pa.py_buffer(done)
+
+        return fl.GeneratorStream(TABLE.schema, chunks())
+
+    def do_action(self, context, action):
+        self._record(context, f"DoAction({action.type})")
+        raise NotImplementedError(action.type)
+
+
+@pytest.fixture(scope="module")
+def server():
+    srv = AmpLikeServer()
+    yield srv
+    srv.shutdown()
+
+
+@pytest.fixture
+def credentials(server):
+    return AmpCredentials(
+        query_url=f"grpc://127.0.0.1:{server.port}",
+        schema="ns",
+        token="tok",
+        headers={"amp-stream": "false"},
+    )
+
+
+@pytest.fixture
+def handle(credentials, server):
+    h = AmpHandle(credentials)
+    server.calls.clear()
+    server.headers.clear()
+    yield h
+    h.close()
+
+
+def test_execute_sends_only_getflightinfo_and_doget(handle, server):
+    cursor = handle.cursor()
+    try:
+        cursor.execute("select 1")
+        assert [d[0] for d in cursor.description] == ["n", "h"]
+        assert cursor.fetchall() == [(1, "0x01"), (2, "0x01"), (3, "0x01")]
+    finally:
+        cursor.close()
+    assert server.calls == ["GetFlightInfo", "DoGet"]  # no CreatePreparedStatement
+    assert all(h["authorization"] == ["Bearer tok"] for h in server.headers)
+    assert all(h["amp-stream"] == ["false"] for h in server.headers)
+
+
+def test_plan_schema_sends_only_getflightinfo(handle, server):
+    cursor = handle.cursor()
+    try:
+        schema = cursor.plan_schema("select * from t")
+    finally:
+        cursor.close()
+    assert schema == TABLE.schema
+    assert server.calls == ["GetFlightInfo"]
+
+
+def test_fetchmany_and_limit(handle):
+    cursor = handle.cursor()
+    try:
+        cursor.execute("select 1")
+        assert cursor.fetchmany(2) == [(1, "0x01"), (2, "0x01")]
+        assert cursor.fetchone() == (3, "0x01")
+        assert cursor.fetchone() is None
+    finally:
+        cursor.close()
+
+
+def test_bind_parameters_refused(handle, server):
+    cursor = handle.cursor()
+    with pytest.raises(DbtRuntimeError, match="does not send bind parameters"):
+        cursor.execute("select ?", (1,))
+    cursor.close()
+    assert server.calls == []
+
+
+def test_query_model_path_reads_block_ranges(handle, credentials, server):
+    class Conn:
+        pass
+
+    conn = Conn()
+    conn.handle, conn.credentials = handle, credentials
+    result = run_counting(conn, "select 1")
+    assert result.rows == 3 and result.bytes > 0
+    assert result.block_ranges == RANGES and result.ranges_complete
+    assert server.calls == ["GetFlightInfo", "DoGet"]
+    assert server.headers[0]["authorization"] == ["Bearer tok"]
+    with pytest.raises(adbc_driver_manager.ProgrammingError) as exc:
+        run_counting(conn, "selec 1")
+    assert isinstance(translate_error(exc.value), DbtDatabaseError)
+    assert "invalid SQL | Caused by: ParserError" in str(translate_error(exc.value))
+
+
+@pytest.mark.parametrize(
+    "error,expected,text",
+    [
+        (
+            adbc_driver_manager.ProgrammingError(
+                "INVALID_ARGUMENT: [FlightSQL] invalid SQL | Caused by: x (InvalidArgument; "
+                "ExecuteQuery). Vendor code: 3",
+                status_code=AdbcStatusCode.INVALID_ARGUMENT,
+                vendor_code=3,
+            ),
+            DbtDatabaseError,
+            "Amp error (INVALID_ARGUMENT): invalid SQL | Caused by: x",
+        ),
+        (
+            adbc_driver_manager.OperationalError(
+                "IO: [FlightSQL] connection error: refused (Unavailable; Prepare). Vendor code: 14",
+                status_code=AdbcStatusCode.IO,
+                vendor_code=14,
+            ),
+            FailedToConnectError,
+            "Could not reach Amp at grpc://h:1 (IO): connection error: refused",
+        ),
+        (
+            adbc_driver_manager.ProgrammingError(
+                "UNAUTHENTICATED: [FlightSQL] bad token (Unauthenticated; ExecuteQuery)",
+                status_code=AdbcStatusCode.UNAUTHENTICATED,
+            ),
+            AmpAuthError,
+            "refused the credentials (UNAUTHENTICATED): bad token",
+        ),
+        (ValueError("boom"), DbtRuntimeError, "ValueError: boom"),
+    ],
+)
+def test_translate_error(error, expected, text):
+    creds = AmpCredentials(query_url="grpc://h:1", schema="ns")
+    translated = translate_error(error, creds)
+    assert isinstance(translated, expected)
+    assert text in str(translated)
+
+
+def test_concurrent_handles(credentials):
+    errors = []
+
+    def work():
+        try:
+            h = AmpHandle(credentials)
+            for _ in range(5):
+                c = h.cursor()
+                c.execute("select 1")
+                assert len(c.fetchall()) == 3
+                c.close()
+            h.close()
+        except Exception as exc:  # noqa: BLE001
+            errors.append(exc)
+
+    threads = [threading.Thread(target=work) for _ in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors
