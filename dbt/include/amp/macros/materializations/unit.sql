@@ -100,6 +100,11 @@ select * from dbt_internal_unit_test_expected
 -- Fixture for {{ model.name }}
 {% set default_row = {} %}
 
+{#-- a source input has a source_name; any other input stands for a model, ephemeral on Amp --#}
+{%- if not column_name_to_data_types and not model.get('source_name') -%}
+{{-   return(amp_untyped_fixture_sql(rows)) -}}
+{%- endif -%}
+
 {%- if not column_name_to_data_types -%}
 {#-- Use defer_relation IFF it is available in the manifest and 'this' is missing from the database --#}
 {%-   set this_or_defer_relation = defer_relation if (defer_relation and not load_relation(this)) else this -%}
@@ -150,3 +155,37 @@ union all
     limit 0
 {%- endif -%}
 {% endmacro %}
+
+
+{#- Fixture rows without column types: literal values, columns = the rows' keys (see above). -#}
+{% macro amp_untyped_fixture_sql(rows) -%}
+{%- set columns = [] -%}
+{%- for row in rows -%}
+{%-   for key in row.keys() -%}
+{%-     if key.startswith('_') -%}
+{{        exceptions.raise_compiler_error("Unit test fixture for '" ~ model.name ~ "' sets '" ~ key ~ "': Amp reserves names starting with '_'") }}
+{%-     endif -%}
+{%-     if key | lower not in columns -%}{%- do columns.append(key | lower) -%}{%- endif -%}
+{%-   endfor -%}
+{%- endfor -%}
+{%- if not columns -%}
+{{  exceptions.raise_compiler_error("Unit test fixture for ephemeral model '" ~ model.name ~ "' has no rows to take columns from; on Amp use `format: sql` (e.g. `select 1 as id where false`).") }}
+{%- endif -%}
+-- Fixture for {{ model.name }} (untyped: ephemeral input)
+{% for row in rows -%}
+{%-   set lowered = {} -%}
+{%-   for key, value in row.items() -%}{%- do lowered.update({key | lower: value}) -%}{%- endfor -%}
+select
+{%-   for column in columns %}
+{%-     set value = lowered.get(column) -%}
+{%-     if value is none %} null
+{%-     elif value is string %} {{ dbt.string_literal(dbt.escape_single_quotes(value)) }}
+{%-     elif value is sameas true or value is sameas false %} {{ 'true' if value else 'false' }}
+{%-     else %} {{ value }}
+{%-     endif %} as {{ adapter.quote(column) }}{% if not loop.last %},{% endif %}
+{%-   endfor %}
+{%-   if not loop.last %}
+union all
+{%    endif -%}
+{%- endfor -%}
+{%- endmacro %}
