@@ -1,0 +1,253 @@
+"""dbt unit tests (`dbt test --select test_type:unit`) on a read-only Amp server.
+
+What is exercised: the amp `unit` materialization (column types by *planning* the tested query,
+no temp table), the amp `get_fixture_sql` (no reserved `_block_num` in fixture rows; untyped
+literal rows for ephemeral-model inputs) and `amp__safe_cast` (Arrow type names via arrow_cast,
+'0x…' literals for binary columns).
+
+dbt-tests-adapter's unit_testing suites (BaseUnitTestCaseInsensivity, BaseUnitTestInvalidInput,
+BaseUnitTestQuotedReservedWordColumnNames, BaseUnitTestingTypes) each build their upstream model
+as a table (`dbt run`, `assert len(results) == 2`) and share model and test names, so they cannot
+be subclassed as they are on Amp. Their scenarios are reproduced here with their own fixtures
+(the same YAML rows and expected messages) on ephemeral upstream models, next to Amp cases on the
+served chain, and everything runs in one dbt project with one `dbt test` invocation; each test
+asserts on the status (and message) of its own unit-test node.
+"""
+
+from __future__ import annotations
+
+import pytest
+from dbt.tests.adapter.unit_testing import (
+    test_case_insensitivity,
+    test_invalid_input,
+    test_quoted_reserved_word_column_names,
+)
+
+from tests.functional.adapter.ephemeral_batch import EphemeralBatchProject
+
+TRANSFER = "Transfer(address indexed from, address indexed to, uint256 value)"
+TOPIC_TRANSFER = "0xddf252ad1be2c89b69c2b068fc378daa952ba7f163c4a11628f55a4df523b3ef"
+TOPIC_APPROVAL = "0x8c5be1e5ebec7d5bd14f71427d1e84f3dd0314c0f7b2291e5b200ac8c7c3b925"
+USDC = "0xa0b86991c6218b36c1d19d4a2e9eb0ce3606eb48"
+H32 = "0x" + "00" * 31
+WORD_1_5_ETH = "0x" + "00" * 24 + "14d1120d7b160000"  # 1.5e18 as a 32-byte word
+
+SOURCES = """
+version: 2
+sources:
+  - name: eth
+    schema: "_/eth_rpc@1.0.0"
+    quoting: {schema: true}
+    tables: [{name: logs}, {name: blocks}]
+"""
+
+MODELS = {
+    "sources.yml": SOURCES,
+    # a staging model over a raw Amp table, decoding with Amp's UDFs
+    "stg_transfers.sql": f"""
+select block_num, timestamp, tx_hash, log_index, {{{{ evm_hex('address') }}}} as token,
+       {{{{ evm_hex("ev['from']") }}}} as from_address,
+       {{{{ token_amount("ev['value']", 18) }}}} as amount
+from (
+    select block_num, timestamp, tx_hash, log_index, address,
+           {{{{ evm_decode('topic1', 'topic2', 'topic3', 'data', '{TRANSFER}') }}}} as ev
+    from {{{{ source('eth', 'logs') }}}}
+    where topic0 = {{{{ evm_topic('{TRANSFER}') }}}}
+) l
+""",
+    "blocks_per_day.sql": """
+select date_trunc('day', timestamp) as day, count(*) as blocks, max(block_num) as last_block
+from {{ source('eth', 'blocks') }}
+group by 1
+""",
+    # an ephemeral chain: upstream -> my_model (the dbt-tests-adapter shape)
+    "my_upstream_model.sql": test_case_insensitivity.my_upstream_model_sql,
+    "my_model.sql": test_case_insensitivity.my_model_sql,
+    "reserved_upstream.sql": (
+        test_quoted_reserved_word_column_names.my_upstream_model_with_reserved_word_column_name_sql
+    ),
+    "reserved_model.sql": "select * from {{ ref('reserved_upstream') }}",
+    "doubled.sql": "select id * 2 as doubled, upper(name) as name from {{ ref('my_upstream_model') }}",
+}
+
+
+def topic_of(address_hex: str) -> str:
+    return "0x" + "00" * 12 + address_hex[2:]
+
+
+UNIT_TESTS = f"""
+unit_tests:
+  # dict rows on a source: typed from the server (UInt64, FixedSizeBinary, Binary, Timestamp tz),
+  # '0x…' literals for binary columns, the rest of the columns null; Approval log filtered out
+  - name: source_dict_typed
+    model: stg_transfers
+    given:
+      - input: source('eth', 'logs')
+        rows:
+          - {{block_num: 5, log_index: 0, tx_hash: "{H32}aa", address: "{USDC}", timestamp: "2024-01-01 00:00:00",
+              topic0: "{TOPIC_TRANSFER}", topic1: "{topic_of("0x" + "11" * 20)}", topic2: "{topic_of("0x" + "22" * 20)}",
+              data: "{WORD_1_5_ETH}"}}
+          - {{block_num: 6, log_index: 1, tx_hash: "{H32}bb", address: "{USDC}", topic0: "{TOPIC_APPROVAL}", data: "0x"}}
+    expect:
+      rows:
+        - {{block_num: 5, timestamp: "2024-01-01 00:00:00", tx_hash: "{H32}aa", log_index: 0, token: "{USDC}",
+            from_address: "0x{"11" * 20}", amount: "1.5"}}
+
+  # csv rows on a source; the expectation may list a subset of columns
+  - name: source_csv
+    model: blocks_per_day
+    given:
+      - input: source('eth', 'blocks')
+        format: csv
+        rows: |
+          block_num,timestamp
+          1,2024-01-01 00:00:01
+          2,2024-01-01 12:00:00
+          3,2024-01-02 00:00:00
+    expect:
+      format: csv
+      rows: |
+        blocks,last_block
+        2,2
+        1,3
+
+  # no rows on a source: an empty, typed fixture
+  - name: source_empty
+    model: blocks_per_day
+    given:
+      - input: source('eth', 'blocks')
+        rows: []
+    expect:
+      rows: []
+
+  # dict rows on an ephemeral model (dbt alone raises "Not able to get columns"):
+  # BaseUnitTestCaseInsensivity's rows and expectation
+  - name: ephemeral_case_insensitive
+    model: my_model
+    given:
+      - input: ref('my_upstream_model')
+        rows:
+          - {{tested_column: 1}}
+          - {{TESTED_COLUMN: 2}}
+          - {{tested_colUmn: 3}}
+    expect:
+      rows:
+        - {{tested_column: 1}}
+        - {{TESTED_COLUMN: 2}}
+        - {{tested_colUmn: 3}}
+
+  - name: ephemeral_dict_nulls
+    model: doubled
+    given:
+      - input: ref('my_upstream_model')
+        rows:
+          - {{id: 1, name: a}}
+          - {{id: 2, name: null}}
+    expect:
+      rows:
+        - {{doubled: 2, name: A}}
+        - {{doubled: 4, name: null}}
+
+  - name: ephemeral_sql_format
+    model: doubled
+    given:
+      - input: ref('my_upstream_model')
+        format: sql
+        rows: select cast(21 as bigint) as id, 'x' as name
+    expect:
+      format: sql
+      rows: select cast(42 as bigint) as doubled, 'X' as name
+
+  # BaseUnitTestQuotedReservedWordColumnNames: csv fixtures with a reserved word column
+  - name: reserved_word_csv
+    model: reserved_model
+    given:
+      - input: ref('reserved_upstream')
+        format: csv
+        rows: |{test_quoted_reserved_word_column_names.input_fixture_csv.rstrip().replace(chr(10), chr(10) + " " * 10)}
+    expect:
+      format: csv
+      rows: |{test_quoted_reserved_word_column_names.expect_fixture_csv.rstrip().replace(chr(10), chr(10) + " " * 8)}
+
+  # must fail: wrong expectation
+  - name: wrong_expectation
+    model: doubled
+    given:
+      - input: ref('my_upstream_model')
+        rows:
+          - {{id: 1, name: a}}
+    expect:
+      rows:
+        - {{doubled: 3, name: A}}
+
+  # must error: BaseUnitTestInvalidInput's expected-output case
+  - name: test_invalid_expect_column_name
+    model: my_model
+    given:
+      - input: ref('my_upstream_model')
+        rows:
+          - {{tested_column: 1}}
+    expect:
+      rows:
+        - {{invalid_column_name: 1}}
+
+  # must error: Amp reserves `_` names, so fixtures cannot set _block_num
+  - name: reserved_block_num
+    model: blocks_per_day
+    given:
+      - input: source('eth', 'blocks')
+        rows:
+          - {{_block_num: 1, block_num: 1}}
+    expect:
+      rows: []
+"""
+
+EXPECTED = {
+    "source_dict_typed": ("pass", None),
+    "source_csv": ("pass", None),
+    "source_empty": ("pass", None),
+    "ephemeral_case_insensitive": ("pass", None),
+    "ephemeral_dict_nulls": ("pass", None),
+    "ephemeral_sql_format": ("pass", None),
+    "reserved_word_csv": ("pass", None),
+    "wrong_expectation": ("fail", "differs from"),
+    # the message BaseUnitTestInvalidInput expects
+    "test_invalid_expect_column_name": (
+        "error",
+        "Invalid column name: 'invalid_column_name' in unit test fixture for expected output.",
+    ),
+    "reserved_block_num": ("error", "Amp reserves names starting with '_'"),
+}
+
+
+@pytest.fixture(scope="module")
+def unit_results(amp_server, tmp_path_factory) -> dict:
+    profile = {
+        "type": "amp",
+        "threads": 4,
+        "query_url": amp_server.flight_url,
+        "admin_url": amp_server.admin_url or "http://127.0.0.1:1",
+        "schema": "dbt_test",
+    }
+    project = EphemeralBatchProject(tmp_path_factory.mktemp("unit_batch"), profile, name="units")
+    for name, text in MODELS.items():
+        project.add_model("units", name, text)
+    project.add_model("units", "unit_tests.yml", UNIT_TESTS)
+    project.write()
+    results = project.run("test", "--select", "test_type:unit", expect_pass=None)
+    return {r.node.name: r for r in results}
+
+
+@pytest.mark.parametrize("name", sorted(EXPECTED))
+def test_unit_test_outcome(unit_results, name):
+    status, message = EXPECTED[name]
+    result = unit_results.get(name)
+    assert result is not None, f"unit test {name} did not run: {sorted(unit_results)}"
+    assert str(result.status) == status, f"{name}: {result.status}: {result.message}"
+    if message:
+        assert message in (result.message or ""), result.message
+
+
+def test_invalid_input_fixture_reused():
+    """The expected-output message above is the one dbt-tests-adapter's suite asserts."""
+    assert "test_invalid_expect_column_name" in test_invalid_input.test_my_model_yml
