@@ -107,47 +107,76 @@ class QueryEngine:
         if stream_header is not None:
             streaming = stream_header
         tree = self._parse(body)
-        if not isinstance(tree, exp.Query):
-            raise AmpError(
-                "INVALID_PLAN",
-                caused_by(
-                    "invalid query plan",
-                    f"only queries are supported: {tree.key.upper()} statements are not "
-                    "(Amp is read-only for clients)",
-                ),
-            )
-        self._check_aliases(tree)
-        refs = self._table_references(tree)
+        refs: list[tuple[str, str]] = []
+        if tree is not None:
+            if not isinstance(tree, exp.Query):
+                raise AmpError(
+                    "INVALID_PLAN",
+                    caused_by(
+                        "invalid query plan",
+                        f"only queries are supported: {tree.key.upper()} statements are not "
+                        "(Amp is read-only for clients)",
+                    ),
+                )
+            self._check_aliases(tree)
+            refs = self._table_references(tree)
         with self._lock:
             tables = [self._bind(schema, table) for schema, table in refs]
             rewritten = rewrite_udf_calls(self.ctx, body, block_num_expr=block_num_expr(streaming))
-            try:
-                df = self.ctx.sql_with_options(rewritten, self._options)
-                schema = pa.schema([f.with_name(unrewrite_text(f.name)) for f in df.schema()])
-            except AmpError:
-                raise
-            except Exception as exc:  # DataFusion reports everything as ValueError/Exception
-                raise self._planning_error(str(exc)) from None
+            df = self._plan_sql(rewritten, refs, tables, discover=tree is None)
+            schema = pa.schema([f.with_name(unrewrite_text(f.name)) for f in df.schema()])
+        if tree is None:
+            self._check_output_names(schema)
         return PlannedQuery(sql, streaming, schema, tables, df, body, refs)
 
-    def _parse(self, sql: str) -> exp.Expression:
+    def _parse(self, sql: str) -> exp.Expression | None:
+        """The statement's syntax tree, or None where sqlglot cannot parse what DataFusion may:
+        then DataFusion's own parser and planner decide (see `_plan_sql`)."""
         try:
             trees = [t for t in sqlglot.parse(sql, read="postgres") if t is not None]
-        except sqlglot.errors.ParseError:
-            trees = None
-        if trees is None:
-            # sqlglot is stricter than DataFusion in places: let DataFusion's parser decide.
-            try:
-                self.ctx.sql_with_options(sql, self._options)
-            except Exception as exc:
-                raise self._planning_error(str(exc)) from None
-            raise AmpError("SQL_PARSE_ERROR", "could not parse the SQL statement")
+        except sqlglot.errors.SqlglotError:
+            return None
         if len(trees) != 1:
             raise AmpError(
                 "SQL_PARSE_ERROR",
                 caused_by("invalid SQL", f"expected exactly one statement, found {len(trees)}"),
             )
         return trees[0]
+
+    def _plan_sql(
+        self,
+        sql: str,
+        refs: list[tuple[str, str]],
+        tables: list[tuple[Dataset, Table]],
+        *,
+        discover: bool,
+    ) -> object:
+        """Plan with DataFusion. With `discover`, dataset references are learned from its
+        "table not found" errors one at a time (for SQL only DataFusion's parser reads)."""
+        for _ in range(64):
+            try:
+                return self.ctx.sql_with_options(sql, self._options)
+            except AmpError:
+                raise
+            except Exception as exc:  # DataFusion reports everything as ValueError/Exception
+                missing = NOT_FOUND_RE.search(str(exc)) if discover else None
+                if missing is None or (missing[1], missing[2]) in refs:
+                    raise self._planning_error(str(exc)) from None
+                refs.append((missing[1], missing[2]))
+                tables.append(self._bind(missing[1], missing[2]))
+        raise AmpError("PLANNING_ERROR", "failed to plan query | Caused by: too many tables")
+
+    @staticmethod
+    def _check_output_names(schema: pa.Schema) -> None:
+        for name in schema.names:
+            if name.startswith("_") and name != "_block_num":
+                raise AmpError(
+                    "INVALID_PLAN",
+                    caused_by(
+                        "invalid query plan",
+                        f"alias '{name}': Underscore-prefixed names are reserved",
+                    ),
+                )
 
     @staticmethod
     def _check_aliases(tree: exp.Expression) -> None:

@@ -246,3 +246,11 @@ def test_token_enforced_only_when_configured(amp_server_with_token):
     good = {"adbc.flight.sql.authorization_header": f"Bearer {amp_server_with_token.token}"}
     with flightsql.connect(url, db_kwargs=good, autocommit=True) as conn:
         assert query(conn, "SELECT 1 AS one").num_rows == 1
+
+
+def test_sql_only_datafusion_parses_still_resolves_datasets(adbc):
+    # backtick identifiers: DataFusion's parser accepts them, the rule checker's parser does not
+    table = query(adbc, 'SELECT count(*) AS `n` FROM "_/eth_rpc@0.0.0".logs')
+    assert table.to_pylist() == [{"n": 719}]
+    with pytest.raises(adbc_driver_manager.ProgrammingError, match="Underscore-prefixed"):
+        query(adbc, "SELECT 1 AS `_n` FROM eth_rpc.logs")
