@@ -211,8 +211,6 @@ class AmpHandle:
         self.credentials = credentials
         self._lock = threading.Lock()
         self._statements: set[adbc_driver_manager.AdbcStatement] = set()
-        self._readers: set[Any] = set()  # pyarrow.flight readers of query models
-        self.flight_client: Any = None  # created on first use by dbt.adapters.amp.flight
         with _OPEN_LOCK:
             self._conn = flightsql.connect(
                 credentials.query_url, db_kwargs=adbc_db_options(credentials), autocommit=True
@@ -231,22 +229,9 @@ class AmpHandle:
         with self._lock:
             self._statements.discard(stmt)
 
-    def track_reader(self, reader: Any) -> None:
-        with self._lock:
-            self._readers.add(reader)
-
-    def untrack_reader(self, reader: Any) -> None:
-        with self._lock:
-            self._readers.discard(reader)
-
     def cancel(self) -> None:
         with self._lock:
-            statements, readers = list(self._statements), list(self._readers)
-        for reader in readers:
-            try:
-                reader.cancel()
-            except Exception as exc:  # noqa: BLE001 - best effort on Ctrl-C
-                logger.debug(f"cancel failed: {exc}")
+            statements = list(self._statements)
         for stmt in statements:
             try:
                 stmt.cancel()
@@ -267,9 +252,6 @@ class AmpHandle:
                 stmt.close()
             except adbc_driver_manager.Error:
                 pass
-        if self.flight_client is not None:
-            self.flight_client.close()
-            self.flight_client = None
         self._conn.close()
 
 
@@ -313,9 +295,20 @@ class AmpConnectionManager(SQLConnectionManager):
         return connection
 
     def cancel(self, connection: Connection) -> None:
-        handle = connection.handle
+        side = getattr(connection, "_amp_flight", None)
+        if side is not None:
+            side.cancel()
+        handle = getattr(connection, "_handle", None)  # never open a lazy handle to cancel it
         if isinstance(handle, AmpHandle):
             handle.cancel()
+
+    @classmethod
+    def close(cls, connection: Connection) -> Connection:
+        side = getattr(connection, "_amp_flight", None)
+        if side is not None:
+            connection._amp_flight = None
+            side.close()
+        return super().close(connection)
 
     @contextmanager
     def exception_handler(self, sql: str) -> Iterator[None]:

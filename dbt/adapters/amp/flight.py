@@ -10,6 +10,7 @@ Errors are re-raised as ADBC-shaped exceptions so one translator serves both pat
 from __future__ import annotations
 
 import json
+import threading
 from dataclasses import dataclass, field
 
 import adbc_driver_manager
@@ -145,13 +146,50 @@ def _parse_metadata(raw: bytes, result: QueryResult) -> None:
         result.ranges_complete = bool(meta.get("ranges_complete")) or result.ranges_complete
 
 
+class FlightSide:
+    """The pyarrow.flight client of one dbt connection, and the streams it is reading (for
+    cancel). Kept on the dbt `Connection`, so a query model never opens the ADBC handle."""
+
+    def __init__(self, credentials: AmpCredentials) -> None:
+        self.client = _client(credentials)
+        self.readers: set = set()
+        self.lock = threading.Lock()
+
+    @classmethod
+    def of(cls, connection) -> FlightSide:
+        side = getattr(connection, "_amp_flight", None)
+        if side is None:
+            side = cls(connection.credentials)
+            connection._amp_flight = side
+        return side
+
+    def track_reader(self, reader) -> None:
+        with self.lock:
+            self.readers.add(reader)
+
+    def untrack_reader(self, reader) -> None:
+        with self.lock:
+            self.readers.discard(reader)
+
+    def cancel(self) -> None:
+        with self.lock:
+            readers = list(self.readers)
+        for reader in readers:
+            try:
+                reader.cancel()
+            except Exception:  # noqa: BLE001 - best effort on Ctrl-C
+                pass
+
+    def close(self) -> None:
+        self.cancel()
+        self.client.close()
+
+
 def run_counting(connection, sql: str) -> QueryResult:
     """GetFlightInfo + DoGet for `sql`; batches are counted and dropped as they arrive."""
-    handle = connection.handle
     credentials: AmpCredentials = connection.credentials
-    client = getattr(handle, "flight_client", None)
-    if client is None:
-        client = handle.flight_client = _client(credentials)
+    handle = FlightSide.of(connection)
+    client = handle.client
     options = _call_options(credentials)
     result = QueryResult()
     try:

@@ -28,14 +28,19 @@
   now()
 {%- endmacro %}
 
-{#- `dbt show --limit`: wrap as a subquery so a LIMIT in the query itself stays valid. -#}
+{#- `dbt show --limit`: append `limit N`; a query that already ends in LIMIT is wrapped as a
+    subquery instead (DataFusion rejects a double LIMIT). Appending keeps ORDER BY in effect. -#}
 {% macro amp__get_limit_sql(sql, limit) -%}
+  {%- set body = sql | trim | trim(';') | trim -%}
   {%- if limit is none or limit < 0 -%}
 {{ sql }}
-  {%- else -%}
+  {%- elif modules.re.search('(?i)\\blimit\\s+\\d+(\\s+offset\\s+\\d+)?$', body) -%}
 select * from (
-{{ sql | trim | trim(';') }}
+{{ body }}
 ) as dbt_show_limit
+limit {{ limit }}
+  {%- else -%}
+{{ body }}
 limit {{ limit }}
   {%- endif -%}
 {%- endmacro %}
