@@ -96,8 +96,7 @@ class AmpCredentials(Credentials):
     tls_skip_verify: bool = False
     tls_root_certs: str | None = None  # path to a PEM bundle
     tls_override_hostname: str | None = None
-    # Seconds; 0 or None means no limit.
-    connect_timeout: float = 10.0
+    # Seconds per query RPC (GetFlightInfo, DoGet); empty means no limit.
     query_timeout: float | None = None
     # Connection attempts after the first one fails with a connectivity error.
     retries: int = 1
@@ -129,7 +128,6 @@ class AmpCredentials(Credentials):
             "tls_skip_verify",
             "tls_root_certs",
             "tls_override_hostname",
-            "connect_timeout",
             "query_timeout",
             "retries",
         )
