@@ -447,13 +447,6 @@ class TestCurrentTimestamp(AmpUtilsBatch, BaseCurrentTimestampAware):
 
     test_build_assert_equal = None  # no data test in this base: the checks are the base's two
 
-    @pytest.mark.xfail(
-        reason="amp__current_timestamp (adapters.sql, the adapter's) is now(), whose type depends on "
-        "the DataFusion version: naive Timestamp(ns) on DataFusion 55. Pinning it to "
-        "arrow_cast(now(), 'Timestamp(Nanosecond, Some(\"+00:00\"))') makes it UTC-aware like "
-        "Amp's block timestamps.",
-        strict=False,
-    )
     def test_current_timestamp_type(self, current_timestamp):
         super().test_current_timestamp_type(current_timestamp)
 

@@ -24,8 +24,10 @@
   {{ return(adapter.get_columns_in_relation(relation)) }}
 {%- endmacro %}
 
+{#- UTC-aware like Amp's block timestamps; plain now() is naive or not depending on the
+    DataFusion version. -#}
 {% macro amp__current_timestamp() -%}
-  now()
+  arrow_cast(now(), 'Timestamp(Nanosecond, Some("+00:00"))')
 {%- endmacro %}
 
 {#- `dbt show --limit`: append `limit N`; a query that already ends in LIMIT is wrapped as a
