@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from amp_local.launcher import AmpServer, start_amp_local
+from tests.profiles import amp_target
 
 pytest_plugins = ["dbt.tests.fixtures.project"]
 
@@ -40,10 +41,4 @@ def amp_server_with_token(tmp_path_factory) -> AmpServer:
 @pytest.fixture(scope="class")
 def dbt_profile_target(amp_server):
     """The profile dbt-tests-adapter writes for every functional test project."""
-    return {
-        "type": "amp",
-        "threads": 4,
-        "query_url": amp_server.flight_url,
-        "admin_url": amp_server.admin_url or "http://127.0.0.1:1",
-        "schema": "dbt_test",
-    }
+    return amp_target(amp_server)

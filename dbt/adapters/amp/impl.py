@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
+import agate
 from dbt.adapters.base import available
 from dbt.adapters.base.impl import ConstraintSupport
 from dbt.adapters.base.relation import BaseRelation
@@ -53,7 +54,7 @@ class AmpAdapter(SQLAdapter):
 
     @classmethod
     def convert_number_type(cls, agate_table, col_idx) -> str:
-        decimals = agate_table.aggregate(__import__("agate").MaxPrecision(col_idx))
+        decimals = agate_table.aggregate(agate.MaxPrecision(col_idx))
         return "DOUBLE" if decimals else "BIGINT"
 
     @classmethod

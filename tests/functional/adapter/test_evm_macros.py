@@ -13,6 +13,7 @@ import pytest
 from dbt.tests.util import run_dbt
 
 from tests.functional.adapter.ephemeral_batch import BuildResults, EphemeralBatchProject
+from tests.profiles import amp_target
 
 TRANSFER = "Transfer(address indexed from, address indexed to, uint256 value)"
 APPROVAL = "Approval(address indexed owner, address indexed spender, uint256 value)"
@@ -189,13 +190,7 @@ where '{{ p | map(attribute="name") | join(",") }}' <> 'sender,amount0In,meta,to
 
 @pytest.fixture(scope="module")
 def evm_build(amp_server, tmp_path_factory) -> BuildResults:
-    profile = {
-        "type": "amp",
-        "threads": 4,
-        "query_url": amp_server.flight_url,
-        "admin_url": amp_server.admin_url or "http://127.0.0.1:1",
-        "schema": "dbt_test",
-    }
+    profile = amp_target(amp_server)
     project = EphemeralBatchProject(tmp_path_factory.mktemp("evm_batch"), profile, name="evm")
     for name, text in MODELS.items():
         project.add_model("evm", name, text)

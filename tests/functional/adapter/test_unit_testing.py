@@ -24,6 +24,7 @@ from dbt.tests.adapter.unit_testing import (
 )
 
 from tests.functional.adapter.ephemeral_batch import EphemeralBatchProject
+from tests.profiles import amp_target
 
 TRANSFER = "Transfer(address indexed from, address indexed to, uint256 value)"
 TOPIC_TRANSFER = "0xddf252ad1be2c89b69c2b068fc378daa952ba7f163c4a11628f55a4df523b3ef"
@@ -222,13 +223,7 @@ EXPECTED = {
 
 @pytest.fixture(scope="module")
 def unit_results(amp_server, tmp_path_factory) -> dict:
-    profile = {
-        "type": "amp",
-        "threads": 4,
-        "query_url": amp_server.flight_url,
-        "admin_url": amp_server.admin_url or "http://127.0.0.1:1",
-        "schema": "dbt_test",
-    }
+    profile = amp_target(amp_server)
     project = EphemeralBatchProject(tmp_path_factory.mktemp("unit_batch"), profile, name="units")
     for name, text in MODELS.items():
         project.add_model("units", name, text)

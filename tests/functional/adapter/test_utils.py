@@ -67,6 +67,7 @@ from tests.functional.adapter.ephemeral_batch import (
     seed_csv_to_sql,
     seed_yml_column_types,
 )
+from tests.profiles import amp_target
 
 BATCH: list[type] = []  # the test classes of this module, in definition order
 
@@ -167,13 +168,7 @@ class AmpArrayCheck(AmpRelationsEqual):
 
 @pytest.fixture(scope="module")
 def utils_build(amp_server, tmp_path_factory) -> BuildResults:
-    profile = {
-        "type": "amp",
-        "threads": 4,
-        "query_url": amp_server.flight_url,
-        "admin_url": amp_server.admin_url or "http://127.0.0.1:1",
-        "schema": "dbt_test",
-    }
+    profile = amp_target(amp_server)
     project = EphemeralBatchProject(tmp_path_factory.mktemp("utils_batch"), profile)
     for cls in BATCH:
         cls.contribute(project)
