@@ -1,0 +1,34 @@
+"""dbt-tests-adapter's `dbt show` suites, with the seed turned into an ephemeral model (Amp is
+read-only: a seed cannot be loaded, so the same rows come from a `select ... union all` model)."""
+
+import pytest
+from dbt.tests.adapter.dbt_show import fixtures
+from dbt.tests.adapter.dbt_show.test_dbt_show import BaseShowLimit, BaseShowSqlHeader
+
+from tests.functional.adapter.ephemeral_batch import seed_csv_to_sql
+
+EPHEMERAL_DEFAULT = {"models": {"+materialized": "ephemeral"}}
+
+
+class TestShowLimitAmp(BaseShowLimit):
+    @pytest.fixture(scope="class")
+    def project_config_update(self):
+        return EPHEMERAL_DEFAULT
+
+    @pytest.fixture(scope="class")
+    def seeds(self):
+        return {}
+
+    @pytest.fixture(scope="class")
+    def models(self):
+        return {
+            "sample_seed.sql": seed_csv_to_sql(fixtures.seeds__sample_seed),
+            "sample_model.sql": fixtures.models__sample_model,
+            "ephemeral_model.sql": fixtures.models__ephemeral_model,
+        }
+
+
+class TestShowSqlHeaderAmp(BaseShowSqlHeader):
+    @pytest.fixture(scope="class")
+    def project_config_update(self):
+        return EPHEMERAL_DEFAULT
