@@ -245,8 +245,22 @@ class AmpAdapter(SQLAdapter):
         return f"{name} cannot be built as materialized='{kind}': {why}. Instead, {alternatives}."
 
     @available
-    def amp_catalog_for_relations(self, relations: list) -> Any:
-        return self._catalog([r for r in relations if not getattr(r, "is_cte", False)])
+    def amp_catalog_for_relations(self, relations: list, graph: Any = None) -> Any:
+        """Catalog rows for the relations that exist on Amp: sources (dataset tables). Query and
+        ephemeral models create nothing on the server, so they have no catalog entry."""
+        not_relations = {
+            (_get(node, "schema"), _get(node, "alias"))
+            for node in (graph or {}).get("nodes", {}).values()
+            if _get(_get(node, "config", {}), "materialized") in ("query", "ephemeral")
+        }
+        return self._catalog(
+            [
+                r
+                for r in relations
+                if not getattr(r, "is_cte", False)
+                and (r.schema, r.identifier) not in not_relations
+            ]
+        )
 
     @available
     def amp_catalog_for_schemas(self, schemas: Any) -> Any:

@@ -64,7 +64,7 @@ limit 0
 {%- endmacro %}
 
 {% macro amp__get_catalog_relations(information_schema, relations) -%}
-  {{ return(adapter.amp_catalog_for_relations(relations)) }}
+  {{ return(adapter.amp_catalog_for_relations(relations, graph)) }}
 {%- endmacro %}
 
 {% macro amp__alter_relation_comment(relation, relation_comment) -%}
