@@ -188,7 +188,7 @@ class AmpAdapter(SQLAdapter):
             raise CompilationError(
                 f"{here} refs '{name}', a `query` model. A query model is a terminal node: Amp "
                 f"keeps no result to select from. Make '{name}' materialized='ephemeral' (inlined "
-                "as a CTE) or 'dataset' (registered with Amp), or ref its upstream instead."
+                "as a CTE), or ref its upstream instead."
             )
         raise CompilationError(
             f"{here} refs '{name}', which is materialized='{materialized}'"
@@ -214,9 +214,8 @@ class AmpAdapter(SQLAdapter):
         name = _node_label(model)
         why = "Amp is read-only for clients: it stores no tables or views that dbt creates"
         alternatives = (
-            "use materialized='ephemeral' for building blocks (inlined as CTEs), 'query' to run "
-            "a model and record its rows/bytes/block range, or 'dataset' to register it as an Amp "
-            "derived dataset"
+            "use materialized='ephemeral' for building blocks (inlined as CTEs) or 'query' to run "
+            "a model and record its rows/bytes/block range"
         )
         if kind == "store_failures":
             return (
@@ -326,4 +325,4 @@ def _fix_hint(target: Any, project_name: str) -> str:
             "Make ephemeral the project default with this line in dbt_project.yml: "
             f"models: {{{project_name}: {{+materialized: ephemeral}}}}"
         )
-    return f"Make '{_get(target, 'name')}' materialized='ephemeral' or 'dataset'."
+    return f"Make '{_get(target, 'name')}' materialized='ephemeral'."
