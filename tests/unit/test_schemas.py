@@ -5,13 +5,13 @@ from __future__ import annotations
 import copy
 import hashlib
 import json
-import os
 from pathlib import Path
 
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
+from amp_local.launcher import SNAPSHOTS as SNAPSHOTS_DIR
 from amp_local.schemas import (
     RAW_SCHEMAS,
     RAW_TABLES,
@@ -25,18 +25,12 @@ from amp_local.schemas import (
     type_to_serde,
 )
 
-AMP_SHARED = Path(os.environ.get("AMP_SHARED_DIR", "/work/shared/amp"))
-SNAPSHOTS = AMP_SHARED / "snapshots"
+SNAPSHOTS = SNAPSHOTS_DIR  # Amp's real snapshots (shared/ beside the checkout); required
+AMP_SHARED = SNAPSHOTS.parent
 SNAPSHOT_KINDS = {"eth_rpc": "evm-rpc", "eth_firehose": "firehose", "base_rpc": "evm-rpc"}
-
-needs_snapshots = pytest.mark.skipif(
-    not SNAPSHOTS.is_dir(), reason=f"Amp snapshots not found at {SNAPSHOTS}"
-)
 
 
 def _snapshot_files():
-    if not SNAPSHOTS.is_dir():
-        return []
     return sorted(SNAPSHOTS.glob("*/*/*.parquet"))
 
 
@@ -60,7 +54,6 @@ def _raw_json_schema(accept_object_types: bool) -> dict:
 # ---------------------------------------------------------------------------------------------
 
 
-@needs_snapshots
 @pytest.mark.parametrize("path", _snapshot_files(), ids=lambda p: f"{p.parts[-3]}/{p.parts[-2]}")
 def test_raw_schema_matches_snapshot_parquet(path: Path):
     kind = SNAPSHOT_KINDS[path.parts[-3]]
@@ -176,7 +169,6 @@ def test_unknown_serde_type_rejected():
         type_from_serde({"Bogus": 1})
 
 
-@needs_snapshots
 @pytest.mark.parametrize("path", _snapshot_manifests(), ids=lambda p: p.parts[-2])
 def test_snapshot_manifest_types_round_trip_exactly(path: Path):
     manifest = json.loads(path.read_text())
@@ -199,7 +191,6 @@ def test_schema_serde_round_trip(kind):
 # ---------------------------------------------------------------------------------------------
 
 
-@needs_snapshots
 def test_raw_manifest_equals_current_snapshot_manifest():
     # eth_rpc/manifest.json is current (its schemas equal the parquet files), byte-for-byte modulo
     # indentation: same key order everywhere.
@@ -210,7 +201,6 @@ def test_raw_manifest_equals_current_snapshot_manifest():
     assert manifest_hash(snap) == manifest_hash(ours)
 
 
-@needs_snapshots
 @pytest.mark.parametrize("name", ["eth_firehose", "base_rpc"])
 def test_stale_snapshot_manifests_are_older_than_their_parquet(name):
     """These two manifests predate `_block_num` (and more); the parquet files are authoritative."""
@@ -223,9 +213,8 @@ def test_stale_snapshot_manifests_are_older_than_their_parquet(name):
 
 @pytest.mark.parametrize("kind", ["evm-rpc", "firehose"])
 def test_raw_manifest_validates(kind):
-    jsonschema = pytest.importorskip("jsonschema")
-    if not (AMP_SHARED / "manifest-raw.schema.json").exists():
-        pytest.skip("manifest-raw.schema.json not available")
+    import jsonschema
+
     m = raw_manifest(kind, "mainnet", start_block=5, finalized_blocks_only=True)
     jsonschema.validate(m, _raw_json_schema(accept_object_types=True))
     assert m["kind"] == kind and m["network"] == "mainnet"

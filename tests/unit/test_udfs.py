@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import decimal
 import threading
-from pathlib import Path
 
 import eth_abi
 import pyarrow as pa
@@ -18,6 +17,7 @@ from datafusion import SessionContext
 from eth_hash.auto import keccak
 
 from amp_local.errors import AmpError
+from amp_local.launcher import SNAPSHOTS
 from amp_local.udfs import (
     amp_function_name,
     clean_error_text,
@@ -26,7 +26,7 @@ from amp_local.udfs import (
     unrewrite_text,
 )
 
-SNAP = Path("/work/shared/amp/snapshots/eth_rpc")
+SNAP = SNAPSHOTS / "eth_rpc"  # Amp's real mainnet snapshot (shared/ beside the checkout)
 TRANSFER = "Transfer(address indexed from, address indexed to, uint256 value)"
 APPROVAL = "Approval(address indexed owner, address indexed spender, uint256 value)"
 SWAP_V2 = (
@@ -79,10 +79,6 @@ def sql_fsb(b: bytes) -> str:
     return f"arrow_cast({sql_hex(b)}, 'FixedSizeBinary({len(b)})')"
 
 
-def needs_snapshot():
-    return pytest.mark.skipif(not (SNAP / "logs").is_dir(), reason="no eth_rpc snapshot")
-
-
 # ------------------------------------------------------------------------------------------
 # evm_topic
 # ------------------------------------------------------------------------------------------
@@ -110,7 +106,6 @@ def test_evm_topic_tuple_and_array_canonicalisation(ctx):
     assert one(ctx, f"SELECT evm_topic('{sig}')") == expected
 
 
-@needs_snapshot()
 def test_evm_topic_filters_real_logs(ctx):
     n = one(ctx, f"SELECT count(*) FROM logs WHERE topic0 = evm_topic('{TRANSFER}')")
     logs = pq.read_table(SNAP / "logs").to_pylist()
@@ -334,7 +329,6 @@ def _expected_event_rows(logs: list[dict], types: list[tuple[str, str, bool]]) -
     return out
 
 
-@needs_snapshot()
 @pytest.mark.parametrize(
     "sig,topic,types",
     [
@@ -401,7 +395,6 @@ def test_decode_every_real_log_matches_eth_abi(ctx, sig, topic, types):
         assert all(g["value"] is not None for g in erc20)
 
 
-@needs_snapshot()
 def test_decode_transfer_typical_query_with_struct_access(ctx):
     sql = f"""
     SELECT l.block_num, l.log_index, l.address AS token,
@@ -449,7 +442,6 @@ def test_decode_params_constructed_transfer_calldata(ctx):
         assert p is None
 
 
-@needs_snapshot()
 def test_decode_params_on_real_transfer_calldata(ctx):
     sig = "transfer(address to, uint256 amount)"
     t = q(
@@ -567,7 +559,6 @@ def test_encode_hex_and_decode_hex(ctx):
         q(ctx, f"SELECT evm_encode_hex(concat('0x', '{USDC.hex()}'))")
 
 
-@needs_snapshot()
 def test_decode_hex_on_real_columns(ctx):
     t = q(ctx, "SELECT address, evm_decode_hex(address) a, evm_decode_hex(tx_hash) h FROM logs")
     for r in t.to_pylist():
