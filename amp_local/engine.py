@@ -74,6 +74,18 @@ def conform_batch(batch: pa.RecordBatch, schema: pa.Schema) -> pa.RecordBatch:
     return batch.cast(schema)
 
 
+def _check_alias_names(names) -> None:
+    """Amp rejects aliases starting with `_` in every query."""
+    for name in names:
+        if name.startswith("_"):
+            raise AmpError(
+                "INVALID_PLAN",
+                caused_by(
+                    "invalid query plan", f"alias '{name}': Underscore-prefixed names are reserved"
+                ),
+            )
+
+
 def new_context() -> SessionContext:
     """A DataFusion context set up like Amp's: catalog `amp`, no information_schema, Amp's UDFs,
     and no file-listing cache, so parquet files appended at the chain head are seen at once."""
@@ -168,28 +180,12 @@ class QueryEngine:
 
     @staticmethod
     def _check_output_names(schema: pa.Schema) -> None:
-        for name in schema.names:
-            if name.startswith("_") and name != "_block_num":
-                raise AmpError(
-                    "INVALID_PLAN",
-                    caused_by(
-                        "invalid query plan",
-                        f"alias '{name}': Underscore-prefixed names are reserved",
-                    ),
-                )
+        """The `_`-alias rule where only DataFusion parsed the SQL: judged on the result names."""
+        _check_alias_names(n for n in schema.names if n != "_block_num")
 
     @staticmethod
     def _check_aliases(tree: exp.Expression) -> None:
-        for alias in tree.find_all(exp.Alias):
-            name = alias.alias
-            if name.startswith("_"):
-                raise AmpError(
-                    "INVALID_PLAN",
-                    caused_by(
-                        "invalid query plan",
-                        f"alias '{name}': Underscore-prefixed names are reserved",
-                    ),
-                )
+        _check_alias_names(alias.alias for alias in tree.find_all(exp.Alias))
 
     @staticmethod
     def _table_references(tree: exp.Expression) -> list[tuple[str, str]]:
