@@ -1,7 +1,9 @@
 """Adapter benchmarks, one command, ratios measured in the same run:
 
 1. A `query` model returning 1M rows: the model's execute time in dbt (run_results timing) vs the
-   same SQL fetched with raw ADBC `fetch_arrow_table` (goal: within 1.3x).
+   same SQL fetched with raw ADBC `fetch_arrow_table`, both warmed up (goal: within 1.3x). The
+   first query model of a dbt process also pays one-time costs (Jinja compiling the
+   materialization, opening the Flight channel); that ratio is printed too.
 2. `dbt compile` of a generated 500-model project (ephemeral chains and fan-ins) on dbt-amp vs
    dbt-duckdb compiling the same project (goal: within 1.15x). Needs the `bench` extra.
 
@@ -80,28 +82,42 @@ def bench_rows(flight_url: str, rows: int, runs: int, work: Path) -> dict:
 
     root = work / "rows"
     model = "{{ config(materialized='query') }}\n" + sql
+    # the same model twice in one `dbt run` (threads: 1): the first query model of a dbt process
+    # also pays one-time costs (Jinja compiles the materialization, the Flight channel opens)
     write_project(
-        root, "rows", "amp", {"query_url": flight_url, "schema": "bench"}, {"million.sql": model}
+        root,
+        "rows",
+        "amp",
+        {"query_url": flight_url, "schema": "bench", "threads": 1},
+        {"million_a.sql": model, "million_b.sql": model},
     )
-    executes, walls, adapter = [], [], []
+    executes, steady, walls, adapter = [], [], [], []
     for _ in range(runs + 1):
         walls.append(dbt(root, "run"))
         results = json.loads((root / "target" / "run_results.json").read_text())
-        result = results["results"][0]
-        assert result["adapter_response"]["rows"] == rows, result
-        adapter.append(result["adapter_response"]["duration_seconds"])
-        timing = {t["name"]: t for t in result["timing"]}["execute"]
-        executes.append(_seconds(timing["completed_at"]) - _seconds(timing["started_at"]))
-    executes, walls, adapter = executes[1:], walls[1:], adapter[1:]
+        first, second = sorted(results["results"], key=lambda r: r["timing"][-1]["started_at"])
+        for result in (first, second):
+            assert result["adapter_response"]["rows"] == rows, result
+        adapter.append(second["adapter_response"]["duration_seconds"])
+        executes.append(_execute_seconds(first))
+        steady.append(_execute_seconds(second))
+    executes, steady, walls, adapter = executes[1:], steady[1:], walls[1:], adapter[1:]
     return {
         "rows": rows,
         "raw_adbc_fetch_arrow_table_s": median(raw),
         "adapter_flight_path_s": median(adapter),  # adapter_response.duration_seconds
-        "dbt_query_model_execute_s": median(executes),  # dbt's whole execute phase
+        "dbt_execute_first_model_s": median(executes),  # dbt's whole execute phase
+        "dbt_execute_next_model_s": median(steady),
         "dbt_run_wall_s": median(walls),
         "ratio_adapter_path_vs_raw": median(adapter) / median(raw),
-        "ratio_execute_vs_raw": median(executes) / median(raw),
+        "ratio_execute_first_model_vs_raw": median(executes) / median(raw),
+        "ratio_execute_next_model_vs_raw": median(steady) / median(raw),  # goal: <= 1.3
     }
+
+
+def _execute_seconds(result: dict) -> float:
+    timing = {t["name"]: t for t in result["timing"]}["execute"]
+    return _seconds(timing["completed_at"]) - _seconds(timing["started_at"])
 
 
 def _seconds(stamp: str) -> float:
