@@ -254,3 +254,13 @@ def test_sql_only_datafusion_parses_still_resolves_datasets(adbc):
     assert table.to_pylist() == [{"n": 719}]
     with pytest.raises(adbc_driver_manager.ProgrammingError, match="Underscore-prefixed"):
         query(adbc, "SELECT 1 AS `_n` FROM eth_rpc.logs")
+
+
+def test_empty_sql_is_an_invalid_query(client):
+    with pytest.raises(pa.ArrowInvalid, match="query is empty"):
+        client.get_flight_info(statement_descriptor("   "))
+
+
+def test_settings_stream_other_than_true_is_batch(client):
+    _, chunks = read_all_chunks(client, "SELECT 1 AS one SETTINGS stream = 1")
+    assert [m["ranges_complete"] for _, m in chunks] == [False, True]
