@@ -1,16 +1,23 @@
 """Make `ref('<dependency alias>')` a non-ref for dbt's DAG.
 
-With `dependencies={'eth': '_/eth_firehose@1.0.0'}` on a node (in-file `config(...)`, or
-`+dependencies` in dbt_project.yml / properties), `{{ ref('eth') }}` names an Amp dataset, not a
-dbt node. dbt records every `ref()` it sees while parsing (the static parser from the source text,
-Jinja rendering through `builtins.ref`) and would later fail with "depends on a node named 'eth'
-which was not found". After dbt-core has parsed a node and merged its config (`render_update`), this
-hook validates the node's `dependencies` and drops the refs that name one of its aliases, so both
-parsing paths work without any project flag. At compile time the adapter's `ref` macro renders
-the alias as the dataset reference.
+With `dependencies={'eth': '_/eth_firehose@1.0.0'}` on a node (in-file `config(...)`, `+dependencies`
+in dbt_project.yml, or `config: {dependencies: ...}` in a properties YAML), `{{ ref('eth') }}` names
+an Amp dataset, not a dbt node. dbt records every `ref()` it sees while parsing (the static parser
+from the source text, Jinja rendering through `builtins.ref`) and would later fail with "depends on
+a node named 'eth' which was not found". Three hooks on dbt-core's parser keep that from happening:
 
-This wraps a dbt-core parser method (`render_update`, stable since dbt-core 1.0). If it is ever
-missing, nothing is patched and the documented fallback applies: `flags: {static_parser: false}`.
+* `render_update` (after a node is parsed and its in-file / project config merged): validate the
+  node's `dependencies` early, so a bad value is a parse error naming the file.
+* `_process_refs` (dbt.parser.manifest, called by `ManifestLoader.process_refs` after YAML patches
+  are applied, and for inline SQL nodes): drop the refs that name one of the node's aliases, refuse
+  an alias that shadows a model/seed/snapshot of the same name, and explain `ref('pkg', 'alias')`.
+* `UnitTestManifestLoader.parse_unit_test_case`: a unit-test node is built from the tested model's
+  SQL but carries its own config; copy the tested model's `dependencies` onto it (so the adapter's
+  `ref` macro resolves the aliases) and drop the alias refs it recorded.
+
+At compile time the adapter's `ref` macro renders an alias as the dataset reference. These wrap
+dbt-core internals that are stable since dbt-core 1.0 (`render_update`, `_process_refs`) and 1.8
+(unit tests). A missing one is skipped; the documented fallback is `flags: {static_parser: false}`.
 """
 
 from __future__ import annotations
@@ -23,6 +30,19 @@ from dbt_common.exceptions import CompilationError
 from dbt.adapters.amp.references import validate_dependencies
 
 _PATCHED = "_amp_dependencies_hook"
+_REFABLE = ("model", "seed", "snapshot")
+
+
+def _get(node: Any, key: str, default: Any = None) -> Any:
+    if isinstance(node, dict):
+        return node.get(key, default)
+    return getattr(node, key, default)
+
+
+def _label(node: Any) -> str:
+    kind = _get(node, "resource_type") or "node"
+    path = _get(node, "original_file_path") or ""
+    return f"{kind} '{_get(node, 'name', '?')}'" + (f" ({path})" if path else "")
 
 
 def dependency_aliases(node: Any) -> dict[str, str]:
@@ -31,29 +51,104 @@ def dependency_aliases(node: Any) -> dict[str, str]:
     try:
         return validate_dependencies(value)
     except ValueError as exc:
-        path = getattr(node, "original_file_path", "") or getattr(node, "name", "")
-        raise CompilationError(
-            f"Invalid `dependencies` config on {getattr(node, 'resource_type', 'node')} "
-            f"'{getattr(node, 'name', '?')}' ({path}): {exc}"
-        ) from None
+        raise CompilationError(f"Invalid `dependencies` config on {_label(node)}: {exc}") from None
 
 
-def drop_dependency_refs(node: Any) -> None:
+def shadowing_message(node: Any, alias: str, reference: str, shadowed: list[str]) -> str:
+    """The error for a dependency alias that has the name of a dbt node."""
+    return (
+        f"{_label(node)} declares the dependency alias '{alias}' ('{reference}'), but "
+        f"{' and '.join(shadowed)} has the same name: `ref('{alias}')` would silently mean the "
+        "dataset, not the node. "
+        f"Rename the alias in `dependencies` (e.g. {{'{alias}_ds': '{reference}'}} with "
+        f"`{{{{ ref('{alias}_ds') }}}}`), or rename the model."
+    )
+
+
+def _refable_nodes_named(manifest: Any, name: str) -> list[str]:
+    lookup = getattr(manifest, "ref_lookup", None)
+    storage = getattr(lookup, "storage", None)
+    if isinstance(storage, dict):
+        unique_ids = list((storage.get(name) or {}).values())
+    else:  # pragma: no cover - dbt-core layout changed
+        unique_ids = [
+            uid
+            for uid, n in getattr(manifest, "nodes", {}).items()
+            if getattr(n, "name", None) == name
+        ]
+    found = []
+    for unique_id in unique_ids:
+        kind = unique_id.split(".", 1)[0]
+        if kind in _REFABLE:
+            found.append(f"{kind} '{name}' ({unique_id})")
+    return found
+
+
+def drop_dependency_refs(node: Any, manifest: Any = None) -> None:
+    """Drop `ref('<alias>')` from `node.refs`; with `manifest`, refuse shadowing and
+    `ref('pkg', '<alias>')`."""
     aliases = dependency_aliases(node)
-    if not aliases or not getattr(node, "refs", None):
+    refs = getattr(node, "refs", None)
+    if not aliases or not refs:
         return
-    node.refs = [
-        ref
-        for ref in node.refs
-        if not (ref.name in aliases and ref.package is None and ref.version is None)
-    ]
+    kept = []
+    for ref in refs:
+        if ref.name not in aliases:
+            kept.append(ref)
+            continue
+        if ref.package is not None or ref.version is not None:
+            if manifest is not None and not _refable_nodes_named(manifest, ref.name):
+                args = ", ".join(repr(a) for a in ref.positional_args)
+                raise CompilationError(
+                    f"{_label(node)} calls ref({args}), but '{ref.name}' is a dependency alias "
+                    f"('{aliases[ref.name]}'): an alias takes exactly one argument, "
+                    f"`{{{{ ref('{ref.name}') }}}}` (no package, no version)."
+                )
+            kept.append(ref)
+            continue
+        if manifest is not None:
+            shadowed = _refable_nodes_named(manifest, ref.name)
+            if shadowed:
+                raise CompilationError(
+                    shadowing_message(node, ref.name, aliases[ref.name], shadowed)
+                )
+    node.refs = kept
 
 
-def _wrap(render_update):
+def _wrap_render_update(render_update):
     @functools.wraps(render_update)
     def wrapper(self, node, *args, **kwargs):
         result = render_update(self, node, *args, **kwargs)
-        drop_dependency_refs(node)
+        dependency_aliases(node)  # a bad `dependencies` value fails here, naming the file
+        return result
+
+    setattr(wrapper, _PATCHED, True)
+    return wrapper
+
+
+def _wrap_process_refs(process_refs):
+    @functools.wraps(process_refs)
+    def wrapper(manifest, current_project, node, *args, **kwargs):
+        if getattr(node, "config", None) is not None:
+            drop_dependency_refs(node, manifest)
+        return process_refs(manifest, current_project, node, *args, **kwargs)
+
+    setattr(wrapper, _PATCHED, True)
+    return wrapper
+
+
+def _wrap_parse_unit_test_case(parse_unit_test_case):
+    @functools.wraps(parse_unit_test_case)
+    def wrapper(self, test_case, *args, **kwargs):
+        result = parse_unit_test_case(self, test_case, *args, **kwargs)
+        unit_node = self.unit_test_manifest.nodes.get(test_case.unique_id)
+        tested_id = getattr(unit_node, "tested_node_unique_id", None)
+        tested = self.manifest.nodes.get(tested_id) if tested_id else None
+        if unit_node is not None and tested is not None:
+            aliases = dependency_aliases(tested)
+            if aliases:
+                unit_node.config._extra["dependencies"] = dict(aliases)
+                drop_dependency_refs(unit_node)
         return result
 
     setattr(wrapper, _PATCHED, True)
@@ -61,18 +156,28 @@ def _wrap(render_update):
 
 
 def install_parser_hook() -> bool:
-    """Wrap `render_update` of dbt's SQL parsers once per process; True if installed."""
+    """Install the hooks once per process; True if the essential one (`_process_refs`) is in."""
     try:
+        import dbt.parser.manifest as manifest_module
         from dbt.parser.base import ConfiguredParser
         from dbt.parser.models import ModelParser
     except ImportError:  # pragma: no cover - dbt-core layout changed
         return False
-    installed = False
     for cls in (ConfiguredParser, ModelParser):
         method = cls.__dict__.get("render_update")
-        if method is None:
-            continue
-        if not getattr(method, _PATCHED, False):
-            cls.render_update = _wrap(method)
-        installed = True
-    return installed
+        if method is not None and not getattr(method, _PATCHED, False):
+            cls.render_update = _wrap_render_update(method)
+    try:
+        from dbt.parser.unit_tests import UnitTestManifestLoader
+    except ImportError:  # pragma: no cover
+        UnitTestManifestLoader = None
+    if UnitTestManifestLoader is not None:
+        method = UnitTestManifestLoader.__dict__.get("parse_unit_test_case")
+        if method is not None and not getattr(method, _PATCHED, False):
+            UnitTestManifestLoader.parse_unit_test_case = _wrap_parse_unit_test_case(method)
+    process_refs = getattr(manifest_module, "_process_refs", None)
+    if process_refs is None:  # pragma: no cover
+        return False
+    if not getattr(process_refs, _PATCHED, False):
+        manifest_module._process_refs = _wrap_process_refs(process_refs)
+    return True

@@ -18,7 +18,8 @@ from dbt_common.exceptions import CompilationError, DbtRuntimeError
 from dbt.adapters.amp import references
 from dbt.adapters.amp.column import AmpColumn
 from dbt.adapters.amp.connections import AmpAdapterResponse, AmpConnectionManager
-from dbt.adapters.amp.relation import AmpRelation
+from dbt.adapters.amp.dependencies import shadowing_message
+from dbt.adapters.amp.relation import AmpDatasetRelation, AmpRelation
 
 logger = AdapterLogger("Amp")
 
@@ -166,9 +167,45 @@ class AmpAdapter(SQLAdapter):
             raise CompilationError(f"Invalid `dependencies` config{where}: {exc}") from None
 
     @available
-    def amp_dataset_relation(self, reference: str) -> AmpRelation:
-        """The relation for a whole dataset: renders `"ns/name@rev"` (append `.table`)."""
-        return self.Relation.create(database=None, schema=reference, identifier=None)
+    def amp_dataset_relation(
+        self,
+        reference: str,
+        alias: str | None = None,
+        empty: bool = False,
+        graph: Any = None,
+        model: Any = None,
+    ) -> AmpDatasetRelation:
+        """The relation for a whole dataset: renders `"ns/name@rev"`; `.logs` on it is the table.
+
+        With `graph`, an alias that has the name of a model, seed or snapshot is refused (it
+        would silently shadow it). With `empty` (`--empty`), `ref(alias).<table>` renders a
+        limited subquery and `ref(alias)` itself cannot be rendered (see AmpDatasetRelation)."""
+        if alias and graph is not None:
+            shadowed = [
+                f"{_get(node, 'resource_type')} '{alias}' ({uid})"
+                for uid, node in self._ref_index(graph).get(alias, [])
+            ]
+            if shadowed:
+                raise CompilationError(shadowing_message(model, alias, reference, shadowed))
+        return AmpDatasetRelation.create(
+            database=None,
+            schema=reference,
+            identifier=None,
+            alias=alias,
+            limit=0 if empty else None,
+        )
+
+    def _ref_index(self, graph: Any) -> dict:
+        """{name: [(unique_id, node)]} of the nodes `ref()` can name (models, seeds, snapshots)."""
+        cached = getattr(self, "_ref_index_cache", None)
+        if cached is not None and cached[0] is graph:
+            return cached[1]
+        index: dict = {}
+        for uid, node in (graph or {}).get("nodes", {}).items():
+            if node.get("resource_type") in ("model", "seed", "snapshot"):
+                index.setdefault(node.get("name"), []).append((uid, node))
+        self._ref_index_cache = (graph, index)
+        return index
 
     @available
     def amp_check_ref_target(self, graph: Any, model: Any, args: Any, kwargs: Any) -> None:

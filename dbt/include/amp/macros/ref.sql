@@ -1,11 +1,13 @@
 {#-
   `ref` for Amp. On top of dbt's own `ref` (models, ephemeral CTEs, packages, versions):
 
-  * dependency aliases: with `dependencies={'eth': '_/eth_firehose@1.0.0'}` (model config or
-    `+dependencies` in dbt_project.yml), `{{ ref('eth') }}.logs` renders `"_/eth_firehose@1.0.0".logs`.
-    At parse time dbt records `ref('eth')` like any ref; dbt-amp's parser hook
-    (dbt/adapters/amp/dependencies.py) then drops refs that name a dependency alias, for both the
-    static parser and Jinja rendering.
+  * dependency aliases: with `dependencies={'eth': '_/eth_firehose@1.0.0'}` (model config,
+    `+dependencies` in dbt_project.yml, or `config:` in a properties YAML), `{{ ref('eth').logs }}`
+    and `{{ ref('eth') }}.logs` render `"_/eth_firehose@1.0.0".logs`. Under `--empty` only the first
+    form can be limited (the second is a compile error saying so). At parse time dbt records
+    `ref('eth')` like any ref; dbt-amp's parser hooks (dbt/adapters/amp/dependencies.py) drop refs
+    that name a dependency alias. A unit test resolves the aliases of the model it tests (the hook
+    copies them onto the unit-test node). An alias with the name of a model is a compile error.
   * a ref to a `query` model (terminal) or to a model dbt-amp cannot build is a compile error.
 -#}
 {% macro ref() -%}
@@ -13,7 +15,7 @@
   {%- if execute and plain -%}
     {%- set deps = adapter.amp_dependencies(config.get('dependencies'), model.name) -%}
     {%- if varargs[0] in deps -%}
-      {{ return(adapter.amp_dataset_relation(deps[varargs[0]])) }}
+      {{ return(adapter.amp_dataset_relation(deps[varargs[0]], varargs[0], flags.EMPTY, graph, model)) }}
     {%- endif -%}
   {%- endif -%}
   {%- set relation = builtins.ref(*varargs, **kwargs) -%}
