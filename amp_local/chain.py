@@ -59,6 +59,7 @@ import argparse
 import contextlib
 import hashlib
 import json
+import logging
 import os
 import shutil
 import threading
@@ -76,6 +77,8 @@ import pyarrow.parquet as pq
 from eth_hash.auto import keccak
 
 from amp_local.schemas import RAW_SCHEMAS, TIMESTAMP, raw_manifest
+
+log = logging.getLogger("amp_local.chain")
 
 __all__ = [
     "CONTRACTS",
@@ -442,6 +445,10 @@ class _Pools:
 
 
 def _genesis_parent(spec: ChainSpec) -> bytes:
+    """Parent hash of the first block: the zero hash for a genesis block (as Amp sends it in
+    `prev_hash`), else a deterministic stand-in for the unknown earlier chain."""
+    if spec.start_block == 0:
+        return bytes(32)
     return keccak(f"amp-local:parent:{spec.seed}:{spec.network}:{spec.start_block}".encode())
 
 
@@ -1289,8 +1296,9 @@ class ChainFollower:
         while not self._stop.wait(self.interval_seconds):
             try:
                 self.append_blocks(self.blocks_per_tick)
-            except BaseException as exc:  # surfaced via .error; keep the thread from dying noisily
+            except Exception as exc:  # surfaced via .error and the log; following stops
                 self.error = exc
+                log.error("chain follower stopped: %s", exc)
                 return
 
     def start(self) -> ChainFollower:

@@ -17,6 +17,7 @@ import threading
 from pathlib import Path
 
 READY_PREFIX = "AMP_LOCAL_READY"
+SYNTHETIC_DATASETS = ("eth_firehose", "eth_rpc")
 DATASET_ARG_RE = re.compile(r"^(?P<ref>[^=]+)=(?P<dir>.+)$")
 log = logging.getLogger("amp_local")
 
@@ -45,6 +46,12 @@ def parse_dataset_arg(text: str) -> tuple[str, str, str, Path]:
             "manifest.json plus one folder of parquet files per table)"
         )
     return ref.namespace, ref.name, ref.revision, directory
+
+
+def connect_host(host: str) -> str:
+    """The address clients should dial: a wildcard bind is reached on loopback."""
+    host = {"0.0.0.0": "127.0.0.1", "::": "::1", "": "127.0.0.1"}.get(host, host)
+    return f"[{host}]" if ":" in host else host
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -123,6 +130,13 @@ def serve(args: argparse.Namespace) -> int:
     from amp_local.flight import serve_flight
 
     extra = [parse_dataset_arg(text) for text in args.dataset]
+    synthetic = {f"_/{name}@1.0.0" for name in SYNTHETIC_DATASETS} if args.blocks else set()
+    for namespace, name, version, _ in extra:
+        if f"{namespace}/{name}@{version}" in synthetic:
+            raise UsageError(
+                f"--dataset {namespace}/{name}@{version} is the synthetic chain's tag; serve "
+                "it under another version (e.g. @0.0.0) or pass --blocks 0"
+            )
     if args.blocks < 0:
         raise UsageError("--blocks must be >= 0")
     if args.follow is not None and (args.follow <= 0 or args.blocks == 0):
@@ -135,15 +149,21 @@ def serve(args: argparse.Namespace) -> int:
 
         chain_dir = args.data_dir.expanduser() / "chain"
         generate_chain(chain_dir, blocks=args.blocks, seed=args.seed)
-        for name in ("eth_firehose", "eth_rpc"):
+        for name in SYNTHETIC_DATASETS:
             store.add_raw_dataset("_", name, "1.0.0", chain_dir / name)
         if args.follow:
             follower = ChainFollower(chain_dir, interval_seconds=args.follow)
     for namespace, name, version, directory in extra:
-        store.add_raw_dataset(namespace, name, version, directory)
+        try:
+            store.add_raw_dataset(namespace, name, version, directory)
+        except ValueError as exc:  # bad manifest.json (JSON errors are ValueErrors too)
+            raise UsageError(
+                f"--dataset {namespace}/{name}@{version}={directory}: {exc}"
+            ) from None
 
     engine = QueryEngine(store)
-    server, flight_port = serve_flight(engine, args.host, args.flight_port, token=args.token)
+    bind_host = f"[{args.host}]" if ":" in args.host else args.host
+    server, flight_port = serve_flight(engine, bind_host, args.flight_port, token=args.token)
     if follower is not None:
         follower.start()
 
@@ -151,7 +171,7 @@ def serve(args: argparse.Namespace) -> int:
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stop.set())
     ready = {
-        "flight_url": f"grpc://{args.host}:{flight_port}",
+        "flight_url": f"grpc://{connect_host(args.host)}:{flight_port}",
         "flight_port": flight_port,
         "host": args.host,
         "pid": os.getpid(),
@@ -188,6 +208,9 @@ def main(argv: list[str] | None = None) -> int:
     except OSError as exc:
         print(f"amp-local: error: {exc}", file=sys.stderr)
         return 1
+    except KeyboardInterrupt:  # e.g. Ctrl-C while the chain is being generated
+        print("amp-local: interrupted", file=sys.stderr)
+        return 130
 
 
 if __name__ == "__main__":

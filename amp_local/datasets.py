@@ -12,6 +12,7 @@ import threading
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import NamedTuple
 
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -99,6 +100,12 @@ class Dataset:
         return f"{self.namespace}/{self.name}"
 
 
+class Synced(NamedTuple):
+    dataset: Dataset
+    table: Table
+    span: tuple[int, int] | None  # synced (first, last) block, None: no data
+
+
 @dataclass
 class _Versions:
     tags: dict[str, str] = field(default_factory=dict)  # semver -> manifest hash
@@ -127,7 +134,12 @@ class DatasetStore:
         manifest_path = directory / "manifest.json"
         if not manifest_path.is_file():
             raise FileNotFoundError(f"{manifest_path} is missing: a raw dataset folder needs it")
-        manifest = json.loads(manifest_path.read_text())
+        try:
+            manifest = json.loads(manifest_path.read_text())
+        except ValueError as exc:
+            raise ValueError(f"{manifest_path} is not valid JSON: {exc}") from None
+        if not isinstance(manifest, dict) or not isinstance(manifest.get("tables"), dict):
+            raise ValueError(f"{manifest_path} is not a raw dataset manifest (no 'tables' map)")
         network = manifest.get("network", "mainnet")
         kind = manifest.get("kind", "evm-rpc")
         tables = {
@@ -210,11 +222,14 @@ class DatasetStore:
             return None
         return synced_range(table.directory)
 
-    def block_range(self, tables: list[tuple[Dataset, Table]]) -> list[BlockRange]:
-        """Per-network intersection of the synced ranges of `tables` (Amp's `common_ranges`)."""
+    def snapshot(self, tables: list[tuple[Dataset, Table]]) -> list[Synced]:
+        """Each table's synced range right now: what a query is run over and described by."""
+        return [Synced(dataset, table, self.table_range(table)) for dataset, table in tables]
+
+    def block_range(self, snapshot: list[Synced]) -> list[BlockRange]:
+        """Per-network intersection of the synced ranges in `snapshot` (Amp's `common_ranges`)."""
         by_network: dict[str, tuple[int, int]] = {}
-        for _, table in tables:
-            span = self.table_range(table)
+        for _, table, span in snapshot:
             if span is None:
                 return []
             if table.network in by_network:
@@ -223,6 +238,7 @@ class DatasetStore:
             by_network[table.network] = span
         if any(start > end for start, end in by_network.values()):
             return []
+        tables = [(dataset, table) for dataset, table, _ in snapshot]
         return [
             self.describe_range(tables, network, start, end)
             for network, (start, end) in sorted(by_network.items())

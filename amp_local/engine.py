@@ -11,20 +11,26 @@ from __future__ import annotations
 import re
 import threading
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import pyarrow as pa
 import sqlglot
-from datafusion import SessionConfig, SessionContext, SQLOptions
+from datafusion import SessionConfig, SessionContext, SQLOptions, col, lit
 from datafusion import catalog as df_catalog
 from sqlglot import exp
 
 from amp_local.datasets import BlockRange, Dataset, DatasetNotFound, DatasetStore, Table
 from amp_local.errors import AmpError
+from amp_local.plans import alias_names, table_scans
 from amp_local.references import DatasetReference, InvalidReference, validate_table_name
 from amp_local.udfs import clean_error_text, install_udfs, rewrite_udf_calls, unrewrite_text
 
-SETTINGS_STREAM_RE = re.compile(r"\s+SETTINGS\s+stream\s*=\s*([A-Za-z0-9_']+)\s*;?\s*$", re.I)
+# a trailing `SETTINGS k = v[, k = v]` clause, optionally followed by `;` and a line comment
+SETTINGS_RE = re.compile(
+    r"\s+SETTINGS\s+(?P<pairs>\w+\s*=\s*[\w']+(?:\s*,\s*\w+\s*=\s*[\w']+)*)"
+    r"\s*;?\s*(?:--[^\n]*)?\s*$",
+    re.I,
+)
 NOT_FOUND_RE = re.compile(r"table '(?:amp|datafusion)\.(.+)\.([^.']+)' not found")
 DEFAULT_CATALOG = "amp"
 
@@ -39,23 +45,39 @@ def block_num_expr(streaming: bool) -> str | None:
     return "_block_num" if streaming else None
 
 
+@dataclass(frozen=True)
+class BoundTable:
+    """A table the query scans: the schema spelling used in the SQL and what it resolved to."""
+
+    spelling: str
+    dataset: Dataset
+    table: Table
+
+
 @dataclass
 class PlannedQuery:
     sql: str
+    body: str  # the SQL without its SETTINGS clause
     streaming: bool
     schema: pa.Schema
-    tables: list[tuple[Dataset, Table]]
-    dataframe: object  # datafusion.DataFrame
-    body: str = ""  # the SQL without its SETTINGS clause
-    refs: list[tuple[str, str]] = field(default_factory=list)  # (schema spelling, table)
+    tables: list[BoundTable]
+    dataframe: object  # datafusion.DataFrame, planned in the shared context
+
+    @property
+    def pairs(self) -> list[tuple[Dataset, Table]]:
+        return [(b.dataset, b.table) for b in self.tables]
 
 
 def split_settings(sql: str) -> tuple[str, bool]:
-    """Strip a trailing `SETTINGS stream = true`; only the literal `true` turns streaming on."""
-    match = SETTINGS_STREAM_RE.search(sql)
+    """Strip a trailing SETTINGS clause; only `stream = true` (the literal) turns streaming on."""
+    match = SETTINGS_RE.search(sql)
     if not match:
         return sql, False
-    return sql[: match.start()], match.group(1).lower() == "true"
+    settings = dict(
+        (key.strip().lower(), value.strip().lower())
+        for key, value in (pair.split("=", 1) for pair in match["pairs"].split(","))
+    )
+    return sql[: match.start()], settings.get("stream") == "true"
 
 
 def caused_by(error: str, *causes: str) -> str:
@@ -119,7 +141,6 @@ class QueryEngine:
         if stream_header is not None:
             streaming = stream_header
         tree = self._parse(body)
-        refs: list[tuple[str, str]] = []
         if tree is not None:
             if not isinstance(tree, exp.Query):
                 raise AmpError(
@@ -130,16 +151,43 @@ class QueryEngine:
                         "(Amp is read-only for clients)",
                     ),
                 )
-            self._check_aliases(tree)
             refs = self._table_references(tree)
         with self._lock:
-            tables = [self._bind(schema, table) for schema, table in refs]
+            if tree is not None:
+                for spelling, table in refs:
+                    self._bind(spelling, table)
             rewritten = rewrite_udf_calls(self.ctx, body, block_num_expr=block_num_expr(streaming))
-            df = self._plan_sql(rewritten, refs, tables, discover=tree is None)
+            df = self._plan_sql(rewritten, discover=tree is None)
+            tables = self._scanned_tables(df)
             schema = pa.schema([f.with_name(unrewrite_text(f.name)) for f in df.schema()])
-        if tree is None:
-            self._check_output_names(schema)
-        return PlannedQuery(sql, streaming, schema, tables, df, body, refs)
+        _check_alias_names(alias_names(df.logical_plan()))
+        return PlannedQuery(sql, body, streaming, schema, tables, df)
+
+    def _scanned_tables(self, df) -> list[BoundTable]:
+        """The tables the plan reads (subqueries included: the optimizer turns them into joins),
+        each checked against Amp's reference rules."""
+        scans = table_scans(df.logical_plan())  # may prune scans away (e.g. LIMIT 0)
+        try:
+            optimized = table_scans(df.optimized_logical_plan())  # sees subqueries as joins
+        except Exception:  # noqa: BLE001 - an optimizer failure surfaces again at execution
+            optimized = []
+        scans += [scan for scan in optimized if scan not in scans]
+        bound = []
+        for catalog, spelling, name in scans:
+            if catalog is not None:
+                raise AmpError(
+                    "TABLE_REFERENCE_RESOLUTION",
+                    caused_by(
+                        "invalid table reference",
+                        "Catalog-qualified table references are not supported: "
+                        f"{catalog}.{spelling}.{name}",
+                    ),
+                )
+            if spelling is None:
+                continue  # CTEs and values lists are inlined; a bare table would not plan
+            dataset, table = self._bind(spelling, name)
+            bound.append(BoundTable(spelling, dataset, table))
+        return bound
 
     def _parse(self, sql: str) -> exp.Expression | None:
         """The statement's syntax tree, or None where sqlglot cannot parse what DataFusion may:
@@ -155,37 +203,21 @@ class QueryEngine:
             )
         return trees[0]
 
-    def _plan_sql(
-        self,
-        sql: str,
-        refs: list[tuple[str, str]],
-        tables: list[tuple[Dataset, Table]],
-        *,
-        discover: bool,
-    ) -> object:
+    def _plan_sql(self, sql: str, *, discover: bool) -> object:
         """Plan with DataFusion. With `discover`, dataset references are learned from its
         "table not found" errors one at a time (for SQL only DataFusion's parser reads)."""
-        for _ in range(64):
+        tried: set[tuple[str, str]] = set()
+        while True:
             try:
                 return self.ctx.sql_with_options(sql, self._options)
             except AmpError:
                 raise
             except Exception as exc:  # DataFusion reports everything as ValueError/Exception
                 missing = NOT_FOUND_RE.search(str(exc)) if discover else None
-                if missing is None or (missing[1], missing[2]) in refs:
+                if missing is None or (missing[1], missing[2]) in tried:
                     raise self._planning_error(str(exc)) from None
-                refs.append((missing[1], missing[2]))
-                tables.append(self._bind(missing[1], missing[2]))
-        raise AmpError("PLANNING_ERROR", "failed to plan query | Caused by: too many tables")
-
-    @staticmethod
-    def _check_output_names(schema: pa.Schema) -> None:
-        """The `_`-alias rule where only DataFusion parsed the SQL: judged on the result names."""
-        _check_alias_names(n for n in schema.names if n != "_block_num")
-
-    @staticmethod
-    def _check_aliases(tree: exp.Expression) -> None:
-        _check_alias_names(alias.alias for alias in tree.find_all(exp.Alias))
+                tried.add((missing[1], missing[2]))
+                self._bind(missing[1], missing[2])
 
     @staticmethod
     def _table_references(tree: exp.Expression) -> list[tuple[str, str]]:
@@ -284,36 +316,65 @@ class QueryEngine:
     # --- execution ------------------------------------------------------------------------
 
     def execute(self, planned: PlannedQuery) -> tuple[list[BlockRange], Iterator[pa.RecordBatch]]:
-        """Check the tables are synced, compute the common ranges, and start the stream."""
-        for dataset, table in planned.tables:
-            if table.directory is None:
-                raise AmpError(
-                    "PHYSICAL_CATALOG_ERROR",
-                    caused_by(
-                        "failed to build the physical catalog",
-                        f"Table {dataset.ref_name}.{table.name} has not been synced",
-                    ),
-                )
-        names = [f.name for f in planned.schema]
-        duplicates = sorted({n for n in names if names.count(n) > 1})
-        if duplicates:
-            raise AmpError(
-                "CORE_EXECUTION_ERROR",
-                f"Duplicate field names detected: {duplicates}. Please alias your columns",
-            )
-        ranges = self.store.block_range(planned.tables)
-        return ranges, self._batches(planned)
+        """DoGet: check the tables are synced, take a snapshot of their synced ranges, and run
+        the query over exactly that snapshot (so rows and `ranges` agree while the head moves)."""
+        check_executable(planned)
+        snapshot = self.store.snapshot(planned.pairs)
+        windows = {
+            (bound.spelling, bound.table.name): synced.span or EMPTY_WINDOW
+            for bound, synced in zip(planned.tables, snapshot, strict=True)
+        }
+        return self.store.block_range(snapshot), self.run_windowed(planned, windows)
 
-    @staticmethod
-    def _batches(planned: PlannedQuery) -> Iterator[pa.RecordBatch]:
+    def run_windowed(
+        self, planned: PlannedQuery, windows: dict[tuple[str, str], tuple[int, int]]
+    ) -> Iterator[pa.RecordBatch]:
+        """Run the query in its own context where each scanned table holds only the rows with
+        `_block_num` in its window [first, last]."""
+        ctx = new_context()
+        schemas: dict[str, df_catalog.Schema] = {}
+        for bound in planned.tables:
+            lo, hi = windows[(bound.spelling, bound.table.name)]
+            window = (col("_block_num") >= lit(pa.scalar(lo, pa.uint64()))) & (
+                col("_block_num") <= lit(pa.scalar(hi, pa.uint64()))
+            )
+            view = ctx.read_table(self.provider(bound.dataset, bound.table)).filter(window)
+            schema = schemas.setdefault(bound.spelling, df_catalog.Schema.memory_schema())
+            schema.register_table(bound.table.name, view.into_view())
+        for spelling, schema in schemas.items():
+            ctx.catalog(DEFAULT_CATALOG).register_schema(spelling, schema)
+        sql = rewrite_udf_calls(
+            ctx, planned.body, block_num_expr=block_num_expr(planned.streaming)
+        )
         try:
-            stream = planned.dataframe.execute_stream()
-            for batch in stream:
+            for batch in ctx.sql_with_options(sql, self._options).execute_stream():
                 yield conform_batch(batch.to_pyarrow(), planned.schema)
         except AmpError:
             raise
         except Exception as exc:
-            message = amp_error_text(str(exc))
             raise AmpError(
-                "EXECUTION_ERROR", caused_by("query execution failed", message)
+                "EXECUTION_ERROR", caused_by("query execution failed", amp_error_text(str(exc)))
             ) from None
+
+
+EMPTY_WINDOW = (1, 0)  # no block: a table without synced data
+
+
+def check_executable(planned: PlannedQuery) -> None:
+    """What Amp checks at DoGet before running anything: synced tables, unique result names."""
+    for bound in planned.tables:
+        if bound.table.directory is None:
+            raise AmpError(
+                "PHYSICAL_CATALOG_ERROR",
+                caused_by(
+                    "failed to build the physical catalog",
+                    f"Table {bound.dataset.ref_name}.{bound.table.name} has not been synced",
+                ),
+            )
+    names = planned.schema.names
+    duplicates = sorted({n for n in names if names.count(n) > 1})
+    if duplicates:
+        raise AmpError(
+            "CORE_EXECUTION_ERROR",
+            f"Duplicate field names detected: {duplicates}. Please alias your columns",
+        )

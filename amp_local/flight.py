@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 from collections.abc import Iterator
 from concurrent import futures
 
@@ -25,6 +26,7 @@ log = logging.getLogger("amp_local.flight")
 
 SERVICE = "arrow.flight.protocol.FlightService"
 MAX_MESSAGE_BYTES = 2 * 1024 * 1024  # GRPC_TARGET_MAX_FLIGHT_SIZE_BYTES
+HASH_RE = re.compile(r"^0x[0-9a-fA-F]{64}$")
 STATUS = {
     GrpcCode.INVALID_ARGUMENT: grpc.StatusCode.INVALID_ARGUMENT,
     GrpcCode.NOT_FOUND: grpc.StatusCode.NOT_FOUND,
@@ -91,7 +93,8 @@ class FlightService:
         if self.token is None:
             return
         headers = {k.lower(): v for k, v in context.invocation_metadata()}
-        if headers.get("authorization") != f"Bearer {self.token}":
+        scheme, _, token = headers.get("authorization", "").partition(" ")
+        if scheme.lower() != "bearer" or token.strip() != self.token:
             raise AmpError(
                 "UNAUTHENTICATED",
                 "missing or invalid bearer token: send 'authorization: Bearer <token>'",
@@ -110,14 +113,24 @@ class FlightService:
 
     @staticmethod
     def _resume_header(context: grpc.ServicerContext) -> dict | None:
-        """`amp-resume: {"<network>": {"number": N, "hash": "0x…"}}`; invalid JSON is ignored."""
+        """`amp-resume: {"<network>": {"number": N, "hash": "0x…"}}`. Like Amp, a cursor that
+        does not parse into that shape (JSON, non-negative number, 32-byte hash) is ignored."""
         for key, value in context.invocation_metadata():
             if key.lower() == "amp-resume":
                 try:
                     cursor = json.loads(value)
                 except ValueError:
                     return None
-                return cursor if isinstance(cursor, dict) else None
+                if not isinstance(cursor, dict) or not all(
+                    isinstance(pos, dict)
+                    and type(pos.get("number")) is int
+                    and pos["number"] >= 0
+                    and isinstance(pos.get("hash"), str)
+                    and HASH_RE.match(pos["hash"])
+                    for pos in cursor.values()
+                ):
+                    return None
+                return cursor
         return None
 
     # --- RPCs ---------------------------------------------------------------------------------
@@ -125,7 +138,12 @@ class FlightService:
     def get_flight_info(self, request: bytes, context: grpc.ServicerContext) -> bytes:
         try:
             self._check_auth(context)
-            descriptor = pw.FlightDescriptor.decode(request)
+            try:
+                descriptor = pw.FlightDescriptor.decode(request)
+            except (pw.DecodeError, UnicodeDecodeError) as exc:
+                raise AmpError(
+                    "PB_DECODE_ERROR", f"failed to decode flight descriptor: {exc}"
+                ) from None
             if descriptor.type != pw.DESCRIPTOR_TYPE_CMD:
                 raise AmpError(
                     "UNSUPPORTED_FLIGHT_DESCRIPTOR_TYPE",
@@ -208,7 +226,7 @@ class FlightService:
 
 
 def serve_flight(
-    engine: QueryEngine, host: str, port: int, token: str | None = None, workers: int = 16
+    engine: QueryEngine, host: str, port: int, token: str | None = None, workers: int = 128
 ) -> tuple[grpc.Server, int]:
     """Start the Flight gRPC server; returns it and the bound port."""
     service = FlightService(engine, token)

@@ -9,6 +9,7 @@ import sys
 import adbc_driver_flightsql.dbapi as flightsql
 import pytest
 
+from amp_local.cli import connect_host
 from amp_local.launcher import start_amp_local
 
 
@@ -40,9 +41,15 @@ def test_ready_line_signal_shutdown_and_reuse(tmp_path):
         (["--dataset", "_/x@1.0.0=/nonexistent"], "has no manifest.json"),
         (["--blocks", "-1"], "--blocks must be >= 0"),
         (["--blocks", "0", "--follow", "1"], "--follow needs"),
+        (["--blocks", "0", "--dataset", "_/x@1.0.0=BAD_DIR"], "is not valid JSON"),
+        (["--dataset", "_/eth_rpc@1.0.0=BAD_DIR"], "synthetic chain's tag"),
     ],
 )
 def test_bad_arguments_fail_with_one_clear_line(tmp_path, args, message):
+    bad = tmp_path / "bad_dataset"
+    bad.mkdir()
+    (bad / "manifest.json").write_text("{not json")
+    args = [a.replace("BAD_DIR", str(bad)) for a in args]
     result = subprocess.run(
         [
             sys.executable,
@@ -88,3 +95,11 @@ def test_port_in_use_is_reported(tmp_path):
         assert "could not bind" in result.stderr and "Traceback" not in result.stderr
     finally:
         first.stop()
+
+
+@pytest.mark.parametrize(
+    ("host", "url_host"),
+    [("127.0.0.1", "127.0.0.1"), ("0.0.0.0", "127.0.0.1"), ("::", "[::1]"), ("::1", "[::1]")],
+)
+def test_ready_url_is_dialable(host, url_host):
+    assert connect_host(host) == url_host

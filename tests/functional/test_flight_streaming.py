@@ -78,15 +78,93 @@ def test_non_incremental_streaming_query_fails_at_doget(client):
         client.do_get(info.endpoints[0].ticket).read_all()
 
 
-def test_stream_follows_the_chain_head(tmp_path):
-    server = start_amp_local(tmp_path, blocks=50, snapshots=False, extra_args=["--follow", "0.1"])
+@pytest.fixture(scope="module")
+def following(tmp_path_factory):
+    """A server whose chain grows by a block every 20 ms."""
+    server = start_amp_local(
+        tmp_path_factory.mktemp("follow"),
+        blocks=50,
+        snapshots=False,
+        extra_args=["--follow", "0.02"],
+    )
+    yield server
+    assert server.stop() == 0
+
+
+def test_stream_follows_the_chain_head(following):
+    with flight.connect(following.flight_url) as client:
+        sql = 'SELECT block_num FROM "_/eth_firehose@1.0.0".blocks SETTINGS stream = true'
+        _, chunks = stream_until(client, sql, lambda c: any(r["end"] >= 80 for r in commits(c)))
+    seen = sorted(b for blocks, _ in chunks for b in blocks)
+    assert seen[:81] == list(range(81))  # the generated 50 blocks, then new ones at the head
+
+
+def test_batch_rows_match_their_ranges_while_the_head_moves(following):
+    # rows and `ranges` must describe the same snapshot, even as new segments land mid-query
+    sql = 'SELECT max(block_num) AS head, count(*) AS n FROM "_/eth_rpc@1.0.0".blocks'
+    with flight.connect(following.flight_url) as client:
+        for _ in range(30):
+            info = client.get_flight_info(statement_descriptor(sql))
+            reader = client.do_get(info.endpoints[0].ticket)
+            rows, ranges = [], None
+            while True:
+                try:
+                    chunk = reader.read_chunk()
+                except StopIteration:
+                    break
+                if chunk.data is not None:
+                    rows += chunk.data.to_pylist()
+                ranges = json.loads(chunk.app_metadata.to_pybytes())["ranges"]
+            numbers = ranges[0]["numbers"]
+            assert rows == [{"head": numbers["end"], "n": numbers["end"] - numbers["start"] + 1}]
+
+
+def test_streaming_joins_are_refused_clearly(client):
+    sql = """SELECT l.log_index, b.hash FROM "_/eth_rpc@1.0.0".logs l
+             JOIN "_/eth_rpc@1.0.0".blocks b ON b.block_num = l.block_num SETTINGS stream = true"""
+    info = client.get_flight_info(statement_descriptor(sql))
+    with pytest.raises(pa.ArrowInvalid, match="does not stream joins"):
+        client.do_get(info.endpoints[0].ticket).read_all()
+
+
+def test_streaming_errors_carry_amps_message_not_a_traceback(client):
+    sql = 'SELECT evm_decode_hex(data) AS v FROM "_/eth_rpc@1.0.0".logs SETTINGS stream = true'
+    info = client.get_flight_info(statement_descriptor(sql))
+    with pytest.raises(pa.ArrowException) as error:
+        client.do_get(info.endpoints[0].ticket).read_all()
+    assert "evm_decode_hex: expected FixedSizeBinary" in str(error.value)
+    assert "Traceback" not in str(error.value) and "udfs.py" not in str(error.value)
+
+
+@pytest.mark.parametrize(
+    "cursor",
+    [
+        '{"mainnet": 5}',
+        '{"mainnet": {}}',
+        '{"mainnet": {"number": "abc", "hash": "0x00"}}',
+        '{"mainnet": {"number": 5, "hash": "0x00"}}',
+        "not json",
+    ],
+)
+def test_malformed_resume_cursors_are_ignored(client, cursor):
+    sql = 'SELECT block_num FROM "_/eth_rpc@1.0.0".blocks'
+    headers = [(b"amp-stream", b"true"), (b"amp-resume", cursor.encode())]
+    _, chunks = stream_until(client, sql, lambda c: len(commits(c)) == 1, headers=headers)
+    assert commits(chunks)[0]["start"] == 0  # from the first block, as without a cursor
+
+
+def test_many_open_streams_do_not_starve_queries(amp_server, client):
+    sql = 'SELECT block_num FROM "_/eth_rpc@1.0.0".blocks SETTINGS stream = true'
+    readers = []
     try:
-        with flight.connect(server.flight_url) as client:
-            sql = 'SELECT block_num FROM "_/eth_firehose@1.0.0".blocks SETTINGS stream = true'
-            _, chunks = stream_until(
-                client, sql, lambda c: any(r["end"] >= 55 for r in commits(c))
-            )
-        seen = sorted(b for blocks, _ in chunks for b in blocks)
-        assert seen[:56] == list(range(56))  # the generated 50 blocks, then new ones at the head
+        for _ in range(24):  # each holds a server thread while it waits for new blocks
+            info = client.get_flight_info(statement_descriptor(sql))
+            reader = client.do_get(info.endpoints[0].ticket)
+            reader.read_chunk()
+            readers.append(reader)
+        options = flight.FlightCallOptions(timeout=20)
+        info = client.get_flight_info(statement_descriptor("SELECT 1 AS one"), options)
+        assert client.do_get(info.endpoints[0].ticket, options).read_all().num_rows == 1
     finally:
-        assert server.stop() == 0
+        for reader in readers:
+            reader.cancel()

@@ -139,9 +139,20 @@ def test_empty_result_still_sends_a_batch(client):
 
 def test_large_batches_are_sliced_under_2mib(client):
     sql = "SELECT repeat('x', 1000) AS s FROM unnest(range(10000)) AS t(i)"
-    _, chunks = read_all_chunks(client, sql)
-    assert sum(rows for rows, _ in chunks) == 10_000
-    assert len(chunks) > 5  # ~10 MB of strings does not travel as one message
+    info = client.get_flight_info(statement_descriptor(sql))
+    reader = client.do_get(info.endpoints[0].ticket)
+    sizes, metadata = [], set()
+    while True:
+        try:
+            chunk = reader.read_chunk()
+        except StopIteration:
+            break
+        sizes.append((chunk.data.num_rows, chunk.data.nbytes))
+        metadata.add(chunk.app_metadata.to_pybytes())
+    assert sum(rows for rows, _ in sizes) == 10_000
+    assert len(sizes) > 5  # ~10 MB of strings does not travel as one message
+    assert max(nbytes for _, nbytes in sizes) <= 2 * 1024 * 1024 + 64 * 1024
+    assert len(metadata) == 2  # the data batches share one app_metadata; the final one differs
 
 
 # --- what Amp refuses --------------------------------------------------------------------------
@@ -243,17 +254,40 @@ def test_token_enforced_only_when_configured(amp_server_with_token):
         with flightsql.connect(url, db_kwargs=headers, autocommit=True) as conn:
             with pytest.raises(adbc_driver_manager.ProgrammingError, match="UNAUTHENTICATED"):
                 query(conn, "SELECT 1 AS one")
-    good = {"adbc.flight.sql.authorization_header": f"Bearer {amp_server_with_token.token}"}
-    with flightsql.connect(url, db_kwargs=good, autocommit=True) as conn:
-        assert query(conn, "SELECT 1 AS one").num_rows == 1
+    for scheme in ("Bearer", "bearer"):  # auth schemes are case-insensitive
+        good = {"adbc.flight.sql.authorization_header": f"{scheme} {amp_server_with_token.token}"}
+        with flightsql.connect(url, db_kwargs=good, autocommit=True) as conn:
+            assert query(conn, "SELECT 1 AS one").num_rows == 1
 
 
-def test_sql_only_datafusion_parses_still_resolves_datasets(adbc):
-    # backtick identifiers: DataFusion's parser accepts them, the rule checker's parser does not
+def test_sql_only_datafusion_parses_still_follows_amps_rules(adbc, client):
+    # backtick identifiers: DataFusion's parser accepts them, sqlglot's Postgres dialect does not
     table = query(adbc, 'SELECT count(*) AS `n` FROM "_/eth_rpc@0.0.0".logs')
     assert table.to_pylist() == [{"n": 719}]
+    _, chunks = read_all_chunks(client, 'SELECT count(*) AS `n` FROM "_/eth_rpc@0.0.0".logs')
+    assert chunks[-1][1]["ranges"][0]["numbers"]["start"] == 15_000_000
     with pytest.raises(adbc_driver_manager.ProgrammingError, match="Underscore-prefixed"):
         query(adbc, "SELECT 1 AS `_n` FROM eth_rpc.logs")
+    with pytest.raises(adbc_driver_manager.ProgrammingError, match="Catalog-qualified"):
+        query(adbc, 'SELECT count(*) AS `n` FROM amp."_/eth_rpc@0.0.0".logs')
+
+
+@pytest.mark.parametrize(
+    "sql",
+    [
+        "SELECT * FROM (SELECT 1 AS a) AS t(_a)",
+        "WITH c(_a) AS (SELECT 1) SELECT * FROM c",
+        "SELECT * FROM unnest([1, 2]) AS u(_x)",
+    ],
+)
+def test_underscore_names_in_column_alias_lists_are_refused(adbc, sql):
+    with pytest.raises(adbc_driver_manager.ProgrammingError, match="Underscore-prefixed"):
+        query(adbc, sql)
+
+
+def test_undecodable_descriptor_is_invalid_argument(client):
+    with pytest.raises(pa.ArrowInvalid, match="decode"):
+        client.get_flight_info(flight.FlightDescriptor.for_command(b"\xff\xff\xff"))
 
 
 def test_empty_sql_is_an_invalid_query(client):

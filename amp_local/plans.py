@@ -1,0 +1,48 @@
+"""Reading DataFusion logical plans: the tables a query scans and the aliases it defines.
+
+Amp checks its rules on the plan, not on the SQL text (a column-alias list such as `t(_a)` is an
+alias only in the plan), so amp_local does the same.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+UNNEST_PLACEHOLDER = "__unnest_placeholder"
+
+
+def nodes(plan) -> Iterator:
+    """Every node of a logical plan, depth first."""
+    yield plan
+    for child in plan.inputs():
+        yield from nodes(child)
+
+
+def table_scans(plan) -> list[tuple[str | None, str | None, str]]:
+    """(catalog, schema, table) of every table scan, as written in the SQL, in plan order."""
+    scans = []
+    for node in nodes(plan):
+        variant = node.to_variant()
+        if type(variant).__name__ == "TableScan":
+            scan = tuple(variant.fqn())
+            if scan not in scans:
+                scans.append(scan)
+    return scans
+
+
+def alias_names(plan) -> Iterator[str]:
+    """Names given by `AS` anywhere in projections (column aliases and column-alias lists)."""
+    for node in nodes(plan):
+        variant = node.to_variant()
+        if type(variant).__name__ != "Projection":
+            continue
+        for expr in variant.projections():
+            inner = expr.to_variant()
+            if type(inner).__name__ == "Alias" and not inner.alias().startswith(
+                UNNEST_PLACEHOLDER
+            ):
+                yield inner.alias()
+
+
+def has_join(plan) -> bool:
+    return any(type(node.to_variant()).__name__ == "Join" for node in nodes(plan))
