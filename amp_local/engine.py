@@ -152,26 +152,33 @@ class QueryEngine:
                     ),
                 )
             refs = self._table_references(tree)
+        else:
+            refs = []
         with self._lock:
             if tree is not None:
                 for spelling, table in refs:
                     self._bind(spelling, table)
             rewritten = rewrite_udf_calls(self.ctx, body, block_num_expr=block_num_expr(streaming))
             df = self._plan_sql(rewritten, discover=tree is None)
-            tables = self._scanned_tables(df)
+            tables = self._scanned_tables(df, refs)
             schema = pa.schema([f.with_name(unrewrite_text(f.name)) for f in df.schema()])
         _check_alias_names(alias_names(df.logical_plan()))
         return PlannedQuery(sql, body, streaming, schema, tables, df)
 
-    def _scanned_tables(self, df) -> list[BoundTable]:
-        """The tables the plan reads (subqueries included: the optimizer turns them into joins),
-        each checked against Amp's reference rules."""
-        scans = table_scans(df.logical_plan())  # may prune scans away (e.g. LIMIT 0)
+    def _scanned_tables(self, df, refs: list[tuple[str, str]]) -> list[BoundTable]:
+        """The tables the query reads, each checked against Amp's reference rules: the plan's
+        scans, plus those only the SQL text shows (scalar subqueries live inside expressions)."""
+        scans = table_scans(df.logical_plan())
         try:
-            optimized = table_scans(df.optimized_logical_plan())  # sees subqueries as joins
+            optimized = table_scans(df.optimized_logical_plan())  # decorrelated subqueries
         except Exception:  # noqa: BLE001 - an optimizer failure surfaces again at execution
             optimized = []
         scans += [scan for scan in optimized if scan not in scans]
+        scans += [
+            (None, spelling, name)
+            for spelling, name in refs
+            if (None, spelling, name) not in scans
+        ]
         bound = []
         for catalog, spelling, name in scans:
             if catalog is not None:
