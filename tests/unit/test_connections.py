@@ -4,6 +4,8 @@ operation sends, headers, block-range metadata, and error translation."""
 
 import json
 import threading
+import time
+from types import SimpleNamespace
 
 import adbc_driver_manager
 import pyarrow as pa
@@ -13,7 +15,13 @@ from adbc_driver_manager import AdbcStatusCode
 from dbt.adapters.exceptions import FailedToConnectError
 from dbt_common.exceptions import DbtDatabaseError, DbtRuntimeError
 
-from dbt.adapters.amp.connections import AmpAuthError, AmpHandle, translate_error
+from dbt.adapters.amp.connections import (
+    AmpAuthError,
+    AmpConnectionManager,
+    AmpHandle,
+    AmpTimeoutError,
+    translate_error,
+)
 from dbt.adapters.amp.credentials import AmpCredentials
 from dbt.adapters.amp.flight import run_counting
 
@@ -52,10 +60,20 @@ class AmpLikeServer(fl.FlightServerBase):
         self._record(context, "GetFlightInfo")
         if b"selec " in descriptor.command:
             raise pa.ArrowInvalid("invalid SQL | Caused by: ParserError")
-        return fl.FlightInfo(TABLE.schema, descriptor, [fl.FlightEndpoint(b"t", [])], -1, -1)
+        ticket = b"t"
+        for marker in (b"fail", b"slow"):  # `select 'fail'`: the error comes from DoGet
+            if marker in descriptor.command:
+                ticket = marker
+        return fl.FlightInfo(TABLE.schema, descriptor, [fl.FlightEndpoint(ticket, [])], -1, -1)
 
     def do_get(self, context, ticket):
         self._record(context, "DoGet")
+        if ticket.ticket == b"fail":
+            raise fl.FlightInternalError(
+                "query execution failed | Caused by: Divide by zero error"
+            )
+        if ticket.ticket == b"slow":
+            time.sleep(1.0)
         meta = json.dumps({"ranges": RANGES, "ranges_complete": False}).encode()
         done = json.dumps({"ranges": RANGES, "ranges_complete": True}).encode()
         batch = TABLE.to_batches()[0]
@@ -218,3 +236,82 @@ def test_concurrent_handles(credentials):
     for t in threads:
         t.join()
     assert not errors
+
+
+class Conn:
+    def __init__(self, handle, credentials):
+        self.handle, self.credentials = handle, credentials
+
+
+def _adbc_fetch(handle, sql):
+    cursor = handle.cursor()
+    try:
+        cursor.execute(sql)
+        return cursor.fetchall()
+    finally:
+        cursor.close()
+
+
+def test_doget_errors_on_both_paths_are_database_errors(handle, credentials):
+    """An error in DoGet comes out of ADBC's C stream as a plain OSError; it reads like any other
+    Amp error on both paths: status and the server's message, no driver trailer."""
+    with pytest.raises(OSError) as raw:
+        _adbc_fetch(handle, "select 'fail'")
+    assert "[FlightSQL]" in str(raw.value) and "DoGet" in str(raw.value)
+    with pytest.raises(adbc_driver_manager.Error) as flight_raw:
+        run_counting(Conn(handle, credentials), "select 'fail'")
+    for error in (raw.value, flight_raw.value):
+        translated = translate_error(error, credentials)
+        assert type(translated) is DbtDatabaseError, repr(translated)
+        assert translated.msg == (
+            "Amp error (INTERNAL): query execution failed | Caused by: Divide by zero error"
+        ), translated.msg
+
+
+def test_timeouts_name_query_timeout_on_both_paths(server):
+    creds = AmpCredentials(
+        query_url=f"grpc://127.0.0.1:{server.port}", schema="ns", query_timeout=0.3
+    )
+    h = AmpHandle(creds)
+    try:
+        with pytest.raises(OSError) as raw:
+            _adbc_fetch(h, "select 'slow'")
+        with pytest.raises(adbc_driver_manager.Error) as flight_raw:
+            run_counting(Conn(h, creds), "select 'slow'")
+    finally:
+        h.close()
+    for error in (raw.value, flight_raw.value):
+        translated = translate_error(error, creds)
+        assert isinstance(translated, AmpTimeoutError), repr(translated)
+        message = str(translated)
+        assert "timed out" in message and "query_timeout is 0.3 s" in message, message
+        assert "Could not reach" not in message and "query_url" not in message, message
+        assert "debug context" not in message, message
+
+
+def _manager(retries):
+    profile = SimpleNamespace(credentials=SimpleNamespace(retries=retries))
+    return SimpleNamespace(profile=profile)
+
+
+@pytest.mark.parametrize(
+    "error,calls",
+    [
+        (FailedToConnectError("unreachable"), 3),  # the first try + 2 retries
+        (AmpTimeoutError("timed out"), 1),
+        (AmpAuthError("refused"), 1),
+        (DbtDatabaseError("bad SQL"), 1),
+    ],
+    ids=["connectivity", "timeout", "auth", "sql"],
+)
+def test_only_connectivity_errors_are_retried(monkeypatch, error, calls):
+    monkeypatch.setattr(time, "sleep", lambda s: None)
+    attempts = []
+
+    def once():
+        attempts.append(1)
+        raise error
+
+    with pytest.raises(type(error)):
+        AmpConnectionManager.with_retries(_manager(2), once)
+    assert len(attempts) == calls

@@ -11,10 +11,10 @@ from __future__ import annotations
 import re
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 import adbc_driver_flightsql
 import adbc_driver_manager
@@ -31,11 +31,12 @@ from dbt.adapters.amp.credentials import AmpCredentials, resolve_token
 from dbt.adapters.amp.types import arrow_type_to_sql, to_python_column
 
 logger = AdapterLogger("Amp")
+T = TypeVar("T")
 
 DB_OPT = adbc_driver_flightsql.DatabaseOptions
 # The Go driver has crashed on concurrent connection setup (apache/arrow-adbc#1178): serialize it.
 _OPEN_LOCK = threading.Lock()
-CONNECTIVITY_STATUSES = {AdbcStatusCode.IO, AdbcStatusCode.TIMEOUT}
+CONNECTIVITY_STATUSES = {AdbcStatusCode.IO}
 AUTH_STATUSES = {AdbcStatusCode.UNAUTHENTICATED, AdbcStatusCode.UNAUTHORIZED}
 GRPC_UNAVAILABLE = 14
 _DRIVER_NOISE = re.compile(
@@ -44,8 +45,33 @@ _DRIVER_NOISE = re.compile(
 )
 
 
+# Errors raised while reading a result stream (DoGet) come from the Go driver's C stream as plain
+# OSError/ArrowException: "[FlightSQL] <message> (<gRPC code>; DoGet: endpoint 0: [])".
+_STREAM_NOISE = re.compile(
+    r"^\[FlightSQL\] (?P<msg>.*?)(?:\. Detail: [A-Za-z]+)?(?: \((?P<code>[A-Za-z]+); [^)]*\))?$",
+    re.S,
+)
+_GRPC_TO_ADBC = {
+    "UNAUTHENTICATED": AdbcStatusCode.UNAUTHENTICATED,
+    "PERMISSION_DENIED": AdbcStatusCode.UNAUTHORIZED,
+    "UNAVAILABLE": AdbcStatusCode.IO,
+    "DEADLINE_EXCEEDED": AdbcStatusCode.TIMEOUT,
+    "CANCELLED": AdbcStatusCode.CANCELLED,
+    "INVALID_ARGUMENT": AdbcStatusCode.INVALID_ARGUMENT,
+    "NOT_FOUND": AdbcStatusCode.NOT_FOUND,
+    "ALREADY_EXISTS": AdbcStatusCode.ALREADY_EXISTS,
+    "UNIMPLEMENTED": AdbcStatusCode.NOT_IMPLEMENTED,
+    "INTERNAL": AdbcStatusCode.INTERNAL,
+    "UNKNOWN": AdbcStatusCode.UNKNOWN,
+}
+
+
 class AmpAuthError(FailedToConnectError):
     """The server refused the bearer token (retrying will not help)."""
+
+
+class AmpTimeoutError(DbtDatabaseError):
+    """A query ran past `query_timeout` (never retried: it would time out again)."""
 
 
 @dataclass
@@ -65,22 +91,68 @@ def clean_driver_message(error: BaseException) -> tuple[str, str]:
     return match.group("code"), match.group("msg").strip()
 
 
+def clean_stream_message(error: BaseException) -> tuple[str, str]:
+    """(gRPC status name, server message) from an error raised while reading a result stream."""
+    text = str(error).strip()
+    match = _STREAM_NOISE.match(text)
+    if not match:
+        return "", text
+    camel = match.group("code") or ""
+    code = re.sub(r"(?<!^)(?=[A-Z])", "_", camel).upper()
+    return code, match.group("msg").strip()
+
+
+def token_source_hint(credentials: AmpCredentials | None) -> str:
+    """Where the token that was sent came from (never the token itself)."""
+    if credentials is None:
+        return ""
+    token, source = resolve_token(credentials.token)
+    if not token:
+        return (
+            "No token was sent (none in the profile, AMP_AUTH_TOKEN or the Amp CLI login cache)."
+        )
+    if source == "profile":
+        where = "the profile's `token`"
+    elif source.startswith("env "):
+        where = f"the {source[4:]} environment variable"
+    else:
+        where = f"the Amp CLI login cache ({source})"
+    return f"The token sent came from {where}."
+
+
 def translate_error(error: BaseException, credentials: AmpCredentials | None = None) -> Exception:
     """One dbt exception for one driver error; the server's message is kept intact."""
     if isinstance(error, DbtRuntimeError):
         return error
-    if not isinstance(error, adbc_driver_manager.Error):
+    if isinstance(error, adbc_driver_manager.Error):
+        status = getattr(error, "status_code", None)
+        vendor_code = getattr(error, "vendor_code", None)
+        code, message = clean_driver_message(error)
+    elif isinstance(error, (OSError, pa.ArrowException)) and "[FlightSQL]" in str(error):
+        code, message = clean_stream_message(error)
+        status, vendor_code = _GRPC_TO_ADBC.get(code), None
+    else:
         return DbtRuntimeError(f"{type(error).__name__}: {error}")
-    status = getattr(error, "status_code", None)
-    code, message = clean_driver_message(error)
     where = credentials.query_url if credentials else "the Amp server"
     if status in AUTH_STATUSES:
+        hint = token_source_hint(credentials)
         return AmpAuthError(
-            f"Amp at {where} refused the credentials ({code}): {message}. Set `token` in the "
-            "profile (e.g. token: \"{{ env_var('AMP_AUTH_TOKEN') }}\"), the AMP_AUTH_TOKEN "
-            "environment variable, or log in with `ampctl login`."
+            f"Amp at {where} refused the credentials ({code}): {message}. "
+            + (f"{hint} " if hint else "")
+            + "Set `token` in the profile (e.g. token: \"{{ env_var('AMP_AUTH_TOKEN') }}\"), the "
+            "AMP_AUTH_TOKEN environment variable, or log in with `ampctl login`."
         )
-    if status in CONNECTIVITY_STATUSES or getattr(error, "vendor_code", None) == GRPC_UNAVAILABLE:
+    if status == AdbcStatusCode.TIMEOUT:
+        limit = credentials.query_timeout if credentials else None
+        setting = (
+            f"query_timeout is {limit:g} s" if limit else "no query_timeout is set in the profile"
+        )
+        return AmpTimeoutError(
+            f"Amp query timed out at {where} ({code or 'TIMEOUT'}): {message}. {setting}: raise "
+            "`query_timeout` (seconds) in the profile, or make the query cheaper (e.g. a narrower "
+            "block range). Timed-out queries are not retried."
+        )
+    if status in CONNECTIVITY_STATUSES or vendor_code == GRPC_UNAVAILABLE:
         return FailedToConnectError(
             f"Could not reach Amp at {where} ({code or 'UNAVAILABLE'}): {message}. Check "
             "query_url (grpc://host:1602 or grpc+tls://host:port) and that the server is running."
@@ -342,25 +414,30 @@ class AmpConnectionManager(SQLConnectionManager):
     # --- queries -----------------------------------------------------------------------------
 
     def add_query(self, sql, auto_begin=True, bindings=None, abridge_sql_log=False, **kwargs):
-        retries = self.profile.credentials.retries if self.profile else 0
         started = time.monotonic()
-        connection, cursor = self._add_query_with_retries(sql, bindings, abridge_sql_log, retries)
+        connection, cursor = self.with_retries(
+            lambda: super(AmpConnectionManager, self).add_query(
+                sql, auto_begin=False, bindings=bindings, abridge_sql_log=abridge_sql_log
+            )
+        )
         cursor.started = started
         return connection, cursor
 
-    def _add_query_with_retries(self, sql, bindings, abridge_sql_log, retries):
+    def with_retries(self, attempt_once: Callable[[], T]) -> T:
+        """`attempt_once()`, repeated up to the profile's `retries` times with backoff when it
+        fails to reach Amp (FailedToConnectError). Auth errors, SQL errors and timeouts are
+        never retried."""
+        retries = self.profile.credentials.retries if self.profile else 0
         attempt = 0
         while True:
             try:
-                return super().add_query(
-                    sql, auto_begin=False, bindings=bindings, abridge_sql_log=abridge_sql_log
-                )
+                return attempt_once()
             except FailedToConnectError as exc:
                 if attempt >= retries or isinstance(exc, AmpAuthError):
                     raise
                 attempt += 1
                 wait = min(2**attempt * 0.25, 4.0)
-                logger.debug(f"Amp unreachable, retry {attempt}/{retries} in {wait:.2f}s")
+                logger.debug(f"Amp unreachable, retry {attempt}/{retries} in {wait:.2f}s: {exc}")
                 time.sleep(wait)
 
     def execute(self, sql: str, auto_begin: bool = False, fetch: bool = False, limit=None):

@@ -95,7 +95,7 @@ _ERRORS = [
 
 
 def _as_adbc_error(exc: Exception) -> Exception:
-    message = str(exc).split(". Detail:")[0].strip()
+    message = str(exc).split(". gRPC client debug context:")[0].split(". Detail:")[0].strip()
     if "with message: " in message:
         message = message.split("with message: ", 1)[1]
     elif message.startswith(("Flight returned ", "gRPC returned ")):

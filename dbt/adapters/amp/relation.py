@@ -39,7 +39,7 @@ EMPTY_ALIAS_MESSAGE = (
     "as text after the dataset reference {reference}, so dbt-amp cannot wrap it in "
     "`where false limit 0` and the query would scan the whole table. Write "
     "`{{{{ ref('{alias}').<table> }}}}` (e.g. `{{{{ ref('{alias}').logs }}}}`), which --empty limits, "
-    "or declare the dataset as a dbt source (schema: \"{schema}\") and use "
+    'or declare the dataset as a dbt source (schema: "{schema}") and use '
     "`{{{{ source(...) }}}}`."
 )
 
