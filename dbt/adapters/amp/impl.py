@@ -142,9 +142,13 @@ class AmpAdapter(SQLAdapter):
         connection = self.connections.get_thread_connection()
         sql = self.connections._add_query_comment(sql)
         started = time.monotonic()
-        with self.connections.exception_handler(sql):
-            logger.debug(f"Running query model on {connection.name!r}:\n{sql}")
-            result = run_counting(connection, sql)
+
+        def attempt_once():
+            with self.connections.exception_handler(sql):
+                logger.debug(f"Running query model on {connection.name!r}:\n{sql}")
+                return run_counting(connection, sql)
+
+        result = self.connections.with_retries(attempt_once)
         duration = time.monotonic() - started
         return AmpAdapterResponse(
             _message=f"OK {result.rows} rows, {result.bytes} bytes",

@@ -106,6 +106,17 @@ def test_unreachable_server(tmp_path, target):
     assert_no_token(tmp_path, output)
 
 
+def test_query_models_retry_unreachable_server(tmp_path, target):
+    """`retries` applies to query models (the Flight path) as to every other query: one retry
+    with backoff, then the connectivity error."""
+    target = {**target, "query_url": "grpc://127.0.0.1:1", "retries": 1}
+    ok, output = invoke(tmp_path, target, ["--debug", "run", "-s", "ok"])
+    assert not ok
+    assert "Could not reach Amp at grpc://127.0.0.1:1" in output
+    assert output.count("Amp unreachable, retry 1/1") == 1, output
+    assert "retry 2/" not in output
+
+
 def test_wrong_and_right_token(tmp_path, amp_server_with_token, monkeypatch):
     monkeypatch.delenv("AMP_AUTH_TOKEN", raising=False)
     monkeypatch.setenv("HOME", str(tmp_path))  # no Amp CLI login cache
