@@ -2,11 +2,40 @@
   `query`: plan and execute the compiled SQL over Flight, count rows and bytes from the Arrow
   stream (no agate table), and record rows, bytes, duration and the block ranges Amp reports in
   `adapter_response`. Nothing is created on the server; a query model is a terminal node.
+
+  Hooks run in the same order as in dbt's table materialization: `before_begin` (outside a
+  transaction), pre-hooks, the query, post-hooks, `after_commit`. An enforced contract
+  (`contract: {enforced: true}`) is checked first: the server plans both the
+  model's SQL and the declared columns (`cast(null as <data_type>)`, Arrow names through
+  arrow_cast), and dbt compares names and types.
 -#}
 {% materialization query, adapter='amp', supported_languages=['sql'] %}
-  {{ run_hooks(pre_hooks) }}
+  {%- set contract_config = config.get('contract') -%}
+  {%- if contract_config and contract_config.enforced -%}
+    {{ get_assert_columns_equivalent(sql) }}
+  {%- endif -%}
+  {{ run_hooks(pre_hooks, inside_transaction=False) }}
+  {{ run_hooks(pre_hooks, inside_transaction=True) }}
   {%- set response = adapter.run_query_model(sql) -%}
   {%- do store_result('main', response=response) -%}
-  {{ run_hooks(post_hooks) }}
+  {{ run_hooks(post_hooks, inside_transaction=True) }}
+  {{ run_hooks(post_hooks, inside_transaction=False) }}
   {{ return({'relations': []}) }}
 {% endmaterialization %}
+
+
+{#-
+  dbt's run_hooks, without the `commit;` it sends before the first hook that runs outside a
+  transaction (`before_begin` / `after_commit`): Amp has no transactions and would reject it.
+  (run_hooks is not dispatched; a macro of the adapter package overrides dbt's.)
+-#}
+{% macro run_hooks(hooks, inside_transaction=True) %}
+  {% for hook in hooks | selectattr('transaction', 'equalto', inside_transaction) %}
+    {% set rendered = render(hook.get('sql')) | trim %}
+    {% if (rendered | length) > 0 %}
+      {% call statement(auto_begin=inside_transaction) %}
+        {{ rendered }}
+      {% endcall %}
+    {% endif %}
+  {% endfor %}
+{% endmacro %}

@@ -39,3 +39,18 @@
     {%- set m = modules.re.match("^'0[xX]([0-9a-fA-F]*)'$", field | string | trim) -%}
     {{- return(m.group(1) | lower if m else none) -}}
 {%- endmacro %}
+
+
+{#-
+  cast on DataFusion (Amp): CAST for SQL type names, `arrow_cast(x, '<type>')` for the Arrow type
+  names dbt-amp reports (`FixedSizeBinary(20)`, `Timestamp(Nanosecond, Some("+00:00"))`, ...), so
+  a model contract can declare either spelling (dbt builds its empty-schema query with cast()).
+-#}
+{% macro amp__cast(field, type) -%}
+    {%- set type_name = type | string | trim -%}
+    {%- if amp_is_arrow_type_name(type_name) -%}
+        arrow_cast({{ field }}, '{{ type_name | replace("'", "''") }}')
+    {%- else -%}
+        cast({{ field }} as {{ type_name }})
+    {%- endif -%}
+{%- endmacro %}
