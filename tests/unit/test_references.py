@@ -1,6 +1,6 @@
 import pytest
 
-from dbt.adapters.amp.references import validate_dependencies
+from dbt.adapters.amp.references import strip_trailing_comments, validate_dependencies
 
 
 @pytest.mark.parametrize(
@@ -39,3 +39,24 @@ def test_invalid(deps, message):
 
 def test_empty():
     assert validate_dependencies(None) == {} == validate_dependencies("")
+
+
+@pytest.mark.parametrize(
+    "sql,expected",
+    [
+        ("select 1 limit 5 -- note", "select 1 limit 5"),
+        ("select 1 limit 5; -- note\n", "select 1 limit 5"),
+        ("select 1 /* a */ /* b */\n -- c\n;", "select 1"),
+        ("select 1 -- c\n;  -- d", "select 1"),
+        ("select 1\n-- limit 5", "select 1"),
+        ("select 1 /* unterminated", "select 1"),
+        ("select '--x' as a limit 5", "select '--x' as a limit 5"),
+        ("select '--x' as a -- c", "select '--x' as a"),
+        ("select 'it''s -- no' as x limit 2; -- c", "select 'it''s -- no' as x limit 2"),
+        ('select 1 as "a--b"', 'select 1 as "a--b"'),
+        ("select '/* x' as a", "select '/* x' as a"),
+        ("select 1 -- a\n, 2 as b", "select 1 -- a\n, 2 as b"),
+    ],
+)
+def test_strip_trailing_comments(sql, expected):
+    assert strip_trailing_comments(sql) == expected

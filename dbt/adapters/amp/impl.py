@@ -159,6 +159,11 @@ class AmpAdapter(SQLAdapter):
             block_ranges=result.block_ranges,
         )
 
+    @available
+    def amp_strip_trailing_comments(self, sql: str) -> str:
+        """`sql` without trailing `;`, whitespace and comments (for `dbt show --limit`)."""
+        return references.strip_trailing_comments(sql)
+
     # --- dependencies (`config(dependencies={'eth': '_/eth_firehose@1.0.0'})`) ---------------
 
     @available

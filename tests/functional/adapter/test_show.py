@@ -4,6 +4,7 @@ read-only: a seed cannot be loaded, so the same rows come from a `select ... uni
 import pytest
 from dbt.tests.adapter.dbt_show import fixtures
 from dbt.tests.adapter.dbt_show.test_dbt_show import BaseShowLimit, BaseShowSqlHeader
+from dbt.tests.util import run_dbt
 
 from tests.functional.adapter.ephemeral_batch import seed_csv_to_sql
 
@@ -32,3 +33,21 @@ class TestShowSqlHeaderAmp(BaseShowSqlHeader):
     @pytest.fixture(scope="class")
     def project_config_update(self):
         return EPHEMERAL_DEFAULT
+
+
+class TestShowLimitAfterTrailingComment:
+    """`dbt show --inline "... limit 5 -- note" --limit 2`: the query's own LIMIT is found behind
+    the comment, so the query is wrapped instead of getting a second LIMIT."""
+
+    @pytest.fixture(scope="class")
+    def project_config_update(self):
+        return EPHEMERAL_DEFAULT
+
+    def test_show_limit_after_comment(self, project):
+        sql = (
+            "select '--x' as a, block_num from \"_/eth_firehose@1.0.0\".blocks "
+            "order by block_num limit 5 -- note /* more */"
+        )
+        results = run_dbt(["show", "--inline", sql, "--limit", "2"])
+        table = results.results[0].agate_table
+        assert [tuple(row) for row in table] == [("--x", 0), ("--x", 1)]

@@ -31,9 +31,10 @@
 {%- endmacro %}
 
 {#- `dbt show --limit`: append `limit N`; a query that already ends in LIMIT is wrapped as a
-    subquery instead (DataFusion rejects a double LIMIT). Appending keeps ORDER BY in effect. -#}
+    subquery instead (DataFusion rejects a double LIMIT). Appending keeps ORDER BY in effect.
+    Trailing `;`, `-- ...` and `/* ... */` are dropped first (a `--` inside a string is kept). -#}
 {% macro amp__get_limit_sql(sql, limit) -%}
-  {%- set body = sql | trim | trim(';') | trim -%}
+  {%- set body = adapter.amp_strip_trailing_comments(sql) -%}
   {%- if limit is none or limit < 0 -%}
 {{ sql }}
   {%- elif modules.re.search('(?i)\\blimit\\s+\\d+(\\s+offset\\s+\\d+)?$', body) -%}
