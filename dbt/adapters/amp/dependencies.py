@@ -25,6 +25,7 @@ from __future__ import annotations
 import functools
 from typing import Any
 
+from dbt_common.contracts.config.base import BaseConfig
 from dbt_common.exceptions import CompilationError
 
 from dbt.adapters.amp.references import validate_dependencies
@@ -129,7 +130,10 @@ def _wrap_render_update(render_update):
 def _wrap_process_refs(process_refs):
     @functools.wraps(process_refs)
     def wrapper(manifest, current_project, node, *args, **kwargs):
-        if getattr(node, "config", None) is not None:
+        # seeds have no refs (SeedNode.refs raises); exposures, metrics... have no `dependencies`
+        if getattr(node, "resource_type", None) != "seed" and isinstance(
+            getattr(node, "config", None), BaseConfig
+        ):
             drop_dependency_refs(node, manifest)
         return process_refs(manifest, current_project, node, *args, **kwargs)
 
