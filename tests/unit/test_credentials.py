@@ -4,6 +4,7 @@ import time
 import pytest
 from dbt_common.exceptions import DbtRuntimeError
 
+from dbt.adapters.amp import credentials as credentials_module
 from dbt.adapters.amp.credentials import AmpCredentials, read_cli_auth_file, resolve_token
 
 
@@ -25,12 +26,34 @@ def test_defaults_and_aliases():
     assert creds.unique_field == "grpc+tls://amp.example:443"
 
 
-def test_token_never_shown():
+def test_repr_masks_the_token():
     creds = make(token="super-secret-value", headers={"x-api-key": "also-secret"})
     assert "token" not in creds._connection_keys() and "headers" not in creds._connection_keys()
-    shown = dict(creds.connection_info())
-    assert "super-secret-value" not in repr(shown) + repr(creds) + str(creds)
-    assert "also-secret" not in repr(shown) + repr(creds)
+    assert "super-secret-value" not in repr(creds) + str(creds)
+    assert "also-secret" not in repr(creds) + str(creds)
+    # the real check (dbt output, logs/ and target/) is functional:
+    # tests/functional/adapter/test_errors.py::test_secrets_never_shown
+
+
+@pytest.mark.parametrize(
+    "url,expected",
+    [
+        ("grpc://amp.example", "grpc://amp.example:1602"),
+        ("grpc+tcp://amp.example/", "grpc+tcp://amp.example:1602"),
+        ("grpc+tls://amp.example", "grpc+tls://amp.example:443"),
+        ("grpc+tls://amp.example:8443", "grpc+tls://amp.example:8443"),
+        ("grpc://[::1]", "grpc://[::1]:1602"),
+    ],
+)
+def test_default_ports(url, expected):
+    assert make(query_url=url).query_url == expected
+
+
+def test_profile_errors_read_once():
+    """dbt wraps credential errors as 'Credentials in profile ... invalid: <str(error)>'."""
+    with pytest.raises(DbtRuntimeError) as exc:
+        make(retries=-1)
+    assert str(exc.value) == "retries must be >= 0"
 
 
 @pytest.mark.parametrize(
@@ -38,7 +61,8 @@ def test_token_never_shown():
     [
         ({"quer_url": "x"}, "did you mean 'query_url'"),
         ({"query_url": "http://h:1"}, "not a Flight URL"),
-        ({"query_url": "grpc://h"}, "not a Flight URL"),
+        ({"query_url": "grpc://h:x"}, "not a Flight URL"),
+        ({"query_url": "grpc://h:1602/path"}, "not a Flight URL"),
         ({"schema": ""}, "'schema' is required"),
         ({"schema": "My-NS"}, "not a valid Amp namespace"),
         ({"admin_url": "grpc://h:1"}, "not an HTTP URL"),
@@ -69,14 +93,24 @@ def test_token_resolution_order(tmp_path, monkeypatch):
     assert resolve_token("from-profile") == ("from-profile", "profile")
 
 
-def test_cli_auth_file_formats(tmp_path):
+def test_cli_auth_file_formats(tmp_path, monkeypatch):
+    warnings = []
+    monkeypatch.setattr(credentials_module.logger, "warning", warnings.append)
     path = tmp_path / "amp_cli_auth"
     path.write_text("plain-token\n")
     assert read_cli_auth_file(path) == "plain-token"
     path.write_text('{"accessToken": "  "}')
     assert read_cli_auth_file(path) is None
+    assert warnings == []
     path.write_text("{not json")
     assert read_cli_auth_file(path) is None
-    path.write_text('{"accessToken": "old", "expiry": 1}')  # expired: still used, with a warning
-    assert read_cli_auth_file(path) == "old"
+    assert len(warnings) == 1 and "not valid JSON" in warnings[0]
+    expiry = int(time.time() * 1000) + 3_600_000
+    path.write_text(json.dumps({"accessToken": "fresh", "expiry": expiry}))
+    assert read_cli_auth_file(path) == "fresh"
+    assert len(warnings) == 1  # not expired: no warning
+    path.write_text('{"accessToken": "expired-tok-123", "expiry": 1}')  # expired: still used, with a warning
+    assert read_cli_auth_file(path) == "expired-tok-123"
+    assert len(warnings) == 2 and "has expired" in warnings[1] and "ampctl login" in warnings[1]
+    assert "expired-tok-123" not in warnings[1]
     assert read_cli_auth_file(tmp_path / "missing") is None

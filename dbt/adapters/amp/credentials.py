@@ -32,7 +32,18 @@ CLI_AUTH_FILES = (
     Path("~/.amp-cli-config/amp_cli_auth"),
 )
 QUERY_URL_SCHEMES = ("grpc", "grpc+tcp", "grpc+tls")
+# A query_url without a port gets Amp's Flight port (1602) in plain text, and 443 with TLS (hosted
+# Amp gateways terminate TLS on the standard HTTPS port).
+DEFAULT_PORTS = {"grpc": 1602, "grpc+tcp": 1602, "grpc+tls": 443}
 NAMESPACE_RE = re.compile(r"^[a-z0-9_]+$")
+
+
+class AmpProfileError(DbtRuntimeError):
+    """A bad `type: amp` profile. dbt wraps it as 'Credentials in profile ... invalid: <str>', so
+    its text is the message alone (no second "Runtime Error" header)."""
+
+    def __str__(self) -> str:
+        return self.msg
 
 
 def _mask(token: str | None) -> str:
@@ -153,43 +164,58 @@ class AmpCredentials(Credentials):
             for key in unknown:
                 match = difflib.get_close_matches(key, sorted(known), n=1)
                 hints.append(f"'{key}'" + (f" (did you mean '{match[0]}'?)" if match else ""))
-            raise DbtRuntimeError(
+            raise AmpProfileError(
                 f"unknown key(s) for an amp profile: {', '.join(hints)}. Valid keys: "
                 + ", ".join(sorted(f.name for f in fields(cls) if f.name != "database"))
             )
         if not data.get("query_url"):
-            raise DbtRuntimeError(
+            raise AmpProfileError(
                 "'query_url' is required: the Amp Flight endpoint, e.g. "
                 "query_url: grpc://localhost:1602 (or grpc+tls://host:443)"
             )
 
     def __post_init__(self) -> None:
-        parsed = urlparse(self.query_url)
-        if parsed.scheme not in QUERY_URL_SCHEMES or not parsed.hostname or not parsed.port:
-            raise DbtRuntimeError(
-                f"query_url {self.query_url!r} is not a Flight URL: use grpc://host:port or "
-                "grpc+tls://host:port (Amp's Flight port is 1602)"
-            )
+        self.query_url = self._with_default_port(self.query_url)
         if self.admin_url:
             admin = urlparse(self.admin_url)
             if admin.scheme not in ("http", "https") or not admin.hostname:
-                raise DbtRuntimeError(
+                raise AmpProfileError(
                     f"admin_url {self.admin_url!r} is not an HTTP URL, e.g. http://localhost:1610"
                 )
         if not self.schema:
-            raise DbtRuntimeError(
+            raise AmpProfileError(
                 "'schema' is required: the Amp namespace for datasets this project registers "
                 "([a-z0-9_]+, e.g. schema: my_team)"
             )
         if not NAMESPACE_RE.match(self.schema):
-            raise DbtRuntimeError(
+            raise AmpProfileError(
                 f"schema {self.schema!r} is not a valid Amp namespace: use lowercase letters, "
                 "digits and '_' only"
             )
         if self.retries < 0:
-            raise DbtRuntimeError("retries must be >= 0")
+            raise AmpProfileError("retries must be >= 0")
         if self.tls_root_certs and not Path(self.tls_root_certs).expanduser().is_file():
-            raise DbtRuntimeError(f"tls_root_certs: no such file {self.tls_root_certs!r}")
+            raise AmpProfileError(f"tls_root_certs: no such file {self.tls_root_certs!r}")
+
+    @staticmethod
+    def _with_default_port(query_url: str) -> str:
+        bad = AmpProfileError(
+            f"query_url {query_url!r} is not a Flight URL: use grpc://host:port or "
+            "grpc+tls://host:port (Amp's Flight port is 1602; without a port, grpc:// means "
+            "1602 and grpc+tls:// means 443)"
+        )
+        try:
+            parsed = urlparse(query_url)
+            port = parsed.port
+        except ValueError:
+            raise bad from None
+        if parsed.scheme not in QUERY_URL_SCHEMES or not parsed.hostname:
+            raise bad
+        if parsed.path.strip("/") or parsed.query or parsed.fragment:
+            raise bad
+        if port is None:
+            return f"{parsed.scheme}://{parsed.netloc}:{DEFAULT_PORTS[parsed.scheme]}"
+        return query_url
 
     @property
     def use_tls(self) -> bool:

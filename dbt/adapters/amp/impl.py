@@ -231,10 +231,19 @@ class AmpAdapter(SQLAdapter):
             return
         here = _node_label(model)
         if materialized == "query":
+            if _get(model, "resource_type") in ("test", "unit_test"):
+                fix = (
+                    f"Put the test on the ephemeral model upstream of '{name}' instead (or make "
+                    f"'{name}' materialized='ephemeral')."
+                )
+            else:
+                fix = (
+                    f"Make '{name}' materialized='ephemeral' (inlined as a CTE), or ref its "
+                    "upstream instead."
+                )
             raise CompilationError(
                 f"{here} refs '{name}', a `query` model. A query model is a terminal node: Amp "
-                f"keeps no result to select from. Make '{name}' materialized='ephemeral' (inlined "
-                "as a CTE), or ref its upstream instead."
+                f"keeps no result to select from. {fix}"
             )
         raise CompilationError(
             f"{here} refs '{name}', which is materialized='{materialized}'"
@@ -279,7 +288,10 @@ class AmpAdapter(SQLAdapter):
                 "history itself: query raw datasets by block range, or register a derived dataset."
             )
         if _get(model, "language") == "python":
-            return f"{name} cannot run: Python models need a table to write to, and {why}. {alternatives}."
+            return (
+                f"{name} cannot run: Python models need a table to write to, and {why}. "
+                f"Instead, {alternatives}."
+            )
         if kind == "view" and not _explicit_materialization(model):
             return (
                 f"{name} has no materialization configured, so dbt used its default 'view'; {why}. "

@@ -83,8 +83,9 @@ def test_sql_errors_keep_server_message(tmp_path, target):
         ({"query_url": None}, "'query_url' is required"),
         ({"query_url": "http://localhost:1602"}, "is not a Flight URL"),
         ({"schema": "Bad-Namespace"}, "not a valid Amp namespace"),
+        ({"retries": -1}, 'target "dev" invalid: retries must be >= 0'),
     ],
-    ids=["typo-query_url", "typo-token", "missing-query_url", "http-url", "bad-schema"],
+    ids=["typo-query_url", "typo-token", "missing-query_url", "http-url", "bad-schema", "retries"],
 )
 def test_bad_profiles(tmp_path, target, change, expected):
     target = {**target, **change}
@@ -96,6 +97,7 @@ def test_bad_profiles(tmp_path, target, change, expected):
     ok, output = invoke(tmp_path, target, ["debug"])
     assert not ok
     assert expected in output
+    assert output.count("Runtime Error") <= 1, output  # one header, not one per wrapping
 
 
 def test_unreachable_server(tmp_path, target):
@@ -123,8 +125,14 @@ def test_wrong_and_right_token(tmp_path, amp_server_with_token, monkeypatch):
     base = {"query_url": amp_server_with_token.flight_url, "schema": "errs", "retries": 0}
     ok, output = invoke(tmp_path, {**base, "token": "wrong-token"}, ["debug"])
     assert not ok and "refused the credentials (UNAUTHENTICATED)" in output
+    assert "The token sent came from the profile's `token`" in output
     ok, output = invoke(tmp_path, base, ["debug"])
     assert not ok and "AMP_AUTH_TOKEN" in output
+    assert "No token was sent" in output
+    monkeypatch.setenv("AMP_AUTH_TOKEN", "wrong-env-token")
+    ok, output = invoke(tmp_path, base, ["run", "-s", "ok"])
+    assert not ok and "came from the AMP_AUTH_TOKEN environment variable" in output
+    assert "wrong-env-token" not in output
     # the token from the environment, then from the Amp CLI login cache
     monkeypatch.setenv("AMP_AUTH_TOKEN", TOKEN)
     ok, output = invoke(tmp_path, base, ["debug"])
@@ -142,6 +150,35 @@ def test_wrong_and_right_token(tmp_path, amp_server_with_token, monkeypatch):
     ok, output = invoke(tmp_path, {**base, "token": TOKEN}, ["debug"])
     assert ok, output
     assert_no_token(tmp_path, output)
+
+
+def test_secrets_never_shown(tmp_path, amp_server_with_token, monkeypatch, capfd):
+    """The token (from the environment, as the README recommends) and a secret header appear
+    nowhere: not in dbt's console output, not in logs/ or target/, not even with --debug."""
+    header_secret = "hdr-secret-4711"
+    monkeypatch.setenv("AMP_AUTH_TOKEN", TOKEN)
+    monkeypatch.setenv("AMP_TEST_HEADER", header_secret)
+    target = {
+        "query_url": amp_server_with_token.flight_url,
+        "schema": "errs",
+        "retries": 0,
+        "token": "{{ env_var('AMP_AUTH_TOKEN') }}",
+        "headers": {"x-api-key": "{{ env_var('AMP_TEST_HEADER') }}"},
+    }
+    outputs = []
+    for args in (["--debug", "debug"], ["--debug", "run", "-s", "ok"]):
+        ok, output = invoke(tmp_path, target, args)
+        assert ok, output
+        outputs.append(output)
+    captured = capfd.readouterr()
+    assert "1 of 1 OK" in captured.out + "\n".join(outputs)  # the run really happened
+    assert (tmp_path / "logs" / "dbt.log").stat().st_size > 0
+    for secret in (TOKEN, header_secret):
+        for text in (*outputs, captured.out, captured.err):
+            assert secret not in text
+        for path in tmp_path.rglob("*"):  # profiles.yml included: it holds env_var() calls
+            if path.is_file():
+                assert secret.encode() not in path.read_bytes(), path
 
 
 def test_unknown_source(tmp_path, target):

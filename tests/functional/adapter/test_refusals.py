@@ -29,8 +29,14 @@ class TestRefusals:
             "select * from {{ ref('unconfigured') }}",
             "eph.sql": "{{ config(materialized='ephemeral') }}\nselect 1 as id",
             "schema.yml": "version: 2\nmodels:\n  - name: eph\n    columns:\n"
-            "      - name: id\n        data_tests: [not_null]\n",
+            "      - name: id\n        data_tests: [not_null]\n"
+            "  - name: terminal\n    columns:\n"
+            "      - name: id\n        data_tests: [unique]\n",
         }
+
+    @pytest.fixture(scope="class")
+    def tests(self):
+        return {"on_terminal.sql": "select * from {{ ref('terminal') }} where id < 0"}
 
     @pytest.fixture(scope="class")
     def seeds(self):
@@ -62,6 +68,7 @@ class TestRefusals:
         message = _failed_message(["run", "-s", "as_python"])
         assert "model 'as_python'" in message and "Python models" in message
         assert READ_ONLY in message
+        assert ". Instead, use materialized='ephemeral'" in message
 
     def test_default_view_shows_project_line(self, project):
         message = _failed_message(["run", "-s", "unconfigured"])
@@ -90,3 +97,12 @@ class TestRefusals:
         output = str(exc.value)
         assert "refs 'unconfigured', which is materialized='view' (dbt's default)" in output
         assert "models: {test: {+materialized: ephemeral}}" in output
+
+    def test_tests_on_a_query_model(self, project):
+        results, output = run_dbt_and_capture(["test", "-s", "terminal"], expect_pass=False)
+        messages = {r.node.name: r.message or "" for r in results}
+        assert sorted(messages) == ["on_terminal", "unique_terminal_id"]
+        for name, message in messages.items():
+            assert f"test '{name}'" in message and "refs 'terminal', a `query` model" in message
+            assert "Put the test on the ephemeral model upstream of 'terminal'" in message
+            assert "ref its upstream" not in message
