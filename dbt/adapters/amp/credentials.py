@@ -97,7 +97,7 @@ class AmpCredentials(Credentials):
     database: str = "amp"
     # The Amp namespace that datasets registered by this project go to (`[a-z0-9_]+`).
     schema: str = ""
-    # Flight endpoint: grpc://host:1602 or grpc+tls://host:443.
+    # Flight endpoint: grpc://host:1602 or grpc+tls://host:443 (no port: 1602, or 443 with TLS).
     query_url: str = ""
     # Admin API: http://host:1610. Needed by `dataset` models and `dbt debug`.
     admin_url: str | None = None
