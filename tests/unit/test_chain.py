@@ -319,6 +319,7 @@ def test_log_addresses_and_token_decimals(generated):
 
 def test_erc20_transfers_ground_truth_via_datafusion(generated):
     import datafusion
+
     out, _ = generated
     ctx = datafusion.SessionContext()
     ctx.register_parquet("logs", str(out / "eth_rpc" / "logs"))

@@ -109,7 +109,9 @@ def test_cli_auth_file_formats(tmp_path, monkeypatch):
     path.write_text(json.dumps({"accessToken": "fresh", "expiry": expiry}))
     assert read_cli_auth_file(path) == "fresh"
     assert len(warnings) == 1  # not expired: no warning
-    path.write_text('{"accessToken": "expired-tok-123", "expiry": 1}')  # expired: still used, with a warning
+    path.write_text(
+        '{"accessToken": "expired-tok-123", "expiry": 1}'
+    )  # expired: still used, with a warning
     assert read_cli_auth_file(path) == "expired-tok-123"
     assert len(warnings) == 2 and "has expired" in warnings[1] and "ampctl login" in warnings[1]
     assert "expired-tok-123" not in warnings[1]
