@@ -9,31 +9,24 @@ import pyarrow.flight as flight
 import pytest
 
 from amp_local.launcher import start_amp_local
-from tests.functional.test_flight_surface import statement_descriptor
+from tests.functional.flight_client import chunks, statement_descriptor
 
 
 def stream_until(client, sql, stop, headers=(), timeout=60.0):
-    """Read (rows, block_nums, metadata) chunks until `stop(chunks)` is true, then cancel."""
-    options = flight.FlightCallOptions(headers=list(headers), timeout=timeout)
-    info = client.get_flight_info(statement_descriptor(sql), options)
-    reader = client.do_get(info.endpoints[0].ticket, options)
-    chunks = []
-    while True:
-        try:
-            chunk = reader.read_chunk()
-        except StopIteration:
+    """(schema, [(block_nums, metadata)]): the stream read until `stop(read)`, then cancelled."""
+    read, schema = [], None
+    messages = chunks(client, sql, headers, timeout)
+    for batch, meta in messages:
+        schema = schema or batch.schema
+        read.append((batch.column(0).to_pylist(), meta))
+        if stop(read):
             break
-        meta = json.loads(chunk.app_metadata.to_pybytes())
-        blocks = chunk.data.column(0).to_pylist() if chunk.data is not None else []
-        chunks.append((blocks, meta))
-        if stop(chunks):
-            reader.cancel()
-            break
-    return info.schema, chunks
+    messages.close()
+    return schema, read
 
 
-def commits(chunks):
-    return [meta["ranges"][0]["numbers"] for _, meta in chunks if meta["ranges_complete"]]
+def commits(read):
+    return [meta["ranges"][0]["numbers"] for _, meta in read if meta["ranges_complete"]]
 
 
 @pytest.fixture(scope="module")
@@ -46,21 +39,21 @@ def client(amp_server):
 def test_stream_emits_microbatches_with_commit_points(client):
     # the test chain has 2,000 blocks: two microbatches of at most 1,000 blocks
     sql = 'SELECT block_num FROM "_/eth_rpc@1.0.0".blocks SETTINGS stream = true'
-    schema, chunks = stream_until(client, sql, lambda c: len(commits(c)) == 2)
+    schema, read = stream_until(client, sql, lambda c: len(commits(c)) == 2)
     assert schema.names == ["block_num"]
-    first, second = commits(chunks)
+    first, second = commits(read)
     assert first["end"] - first["start"] + 1 == 1000
     assert second["start"] == first["end"] + 1
-    seen = sorted(b for blocks, meta in chunks if not meta["ranges_complete"] for b in blocks)
+    seen = sorted(b for blocks, meta in read if not meta["ranges_complete"] for b in blocks)
     assert seen == list(range(first["start"], second["end"] + 1))
 
 
 def test_amp_stream_header_and_resume_cursor(client):
     sql = 'SELECT block_num FROM "_/eth_rpc@1.0.0".blocks'
-    _, chunks = stream_until(
+    _, read = stream_until(
         client, sql, lambda c: len(commits(c)) == 1, headers=[(b"amp-stream", b"true")]
     )
-    first = next(meta for _, meta in chunks if meta["ranges_complete"])["ranges"][0]
+    first = next(meta for _, meta in read if meta["ranges_complete"])["ranges"][0]
     cursor = {first["network"]: {"number": first["numbers"]["end"], "hash": first["hash"]}}
     _, resumed = stream_until(
         client,
@@ -94,8 +87,8 @@ def following(tmp_path_factory):
 def test_stream_follows_the_chain_head(following):
     with flight.connect(following.flight_url) as client:
         sql = 'SELECT block_num FROM "_/eth_firehose@1.0.0".blocks SETTINGS stream = true'
-        _, chunks = stream_until(client, sql, lambda c: any(r["end"] >= 80 for r in commits(c)))
-    seen = sorted(b for blocks, _ in chunks for b in blocks)
+        _, read = stream_until(client, sql, lambda c: any(r["end"] >= 80 for r in commits(c)))
+    seen = sorted(b for blocks, _ in read for b in blocks)
     assert seen[:81] == list(range(81))  # the generated 50 blocks, then new ones at the head
 
 
@@ -104,17 +97,9 @@ def test_batch_rows_match_their_ranges_while_the_head_moves(following):
     sql = 'SELECT max(block_num) AS head, count(*) AS n FROM "_/eth_rpc@1.0.0".blocks'
     with flight.connect(following.flight_url) as client:
         for _ in range(30):
-            info = client.get_flight_info(statement_descriptor(sql))
-            reader = client.do_get(info.endpoints[0].ticket)
-            rows, ranges = [], None
-            while True:
-                try:
-                    chunk = reader.read_chunk()
-                except StopIteration:
-                    break
-                if chunk.data is not None:
-                    rows += chunk.data.to_pylist()
-                ranges = json.loads(chunk.app_metadata.to_pybytes())["ranges"]
+            messages = list(chunks(client, sql))
+            rows = [row for batch, _ in messages for row in batch.to_pylist()]
+            ranges = messages[-1][1]["ranges"]
             numbers = ranges[0]["numbers"]
             assert rows == [{"head": numbers["end"], "n": numbers["end"] - numbers["start"] + 1}]
 
@@ -149,8 +134,8 @@ def test_streaming_errors_carry_amps_message_not_a_traceback(client):
 def test_malformed_resume_cursors_are_ignored(client, cursor):
     sql = 'SELECT block_num FROM "_/eth_rpc@1.0.0".blocks'
     headers = [(b"amp-stream", b"true"), (b"amp-resume", cursor.encode())]
-    _, chunks = stream_until(client, sql, lambda c: len(commits(c)) == 1, headers=headers)
-    assert commits(chunks)[0]["start"] == 0  # from the first block, as without a cursor
+    _, read = stream_until(client, sql, lambda c: len(commits(c)) == 1, headers=headers)
+    assert commits(read)[0]["start"] == 0  # from the first block, as without a cursor
 
 
 def test_many_open_streams_do_not_starve_queries(amp_server, client):

@@ -17,11 +17,7 @@ import pytest
 
 from amp_local import protowire as pw
 from amp_local.launcher import SNAPSHOTS
-
-
-def statement_descriptor(sql: str) -> flight.FlightDescriptor:
-    command = pw.encode_any(pw.STATEMENT_QUERY_TYPE_URL, pw.encode_statement_query(sql))
-    return flight.FlightDescriptor.for_command(command)
+from tests.functional.flight_client import chunks, statement_descriptor
 
 
 @pytest.fixture(scope="module")
@@ -44,21 +40,10 @@ def query(conn, sql: str) -> pa.Table:
         return cur.fetch_arrow_table()
 
 
-def read_all_chunks(client, sql: str, headers=None) -> tuple[pa.Schema, list[tuple[int, dict]]]:
-    options = flight.FlightCallOptions(headers=headers or [])
-    info = client.get_flight_info(statement_descriptor(sql), options)
-    assert len(info.endpoints) == 1
-    assert info.total_records == -1 and info.total_bytes == -1
-    reader = client.do_get(info.endpoints[0].ticket, options)
-    chunks = []
-    while True:
-        try:
-            chunk = reader.read_chunk()
-        except StopIteration:
-            break
-        meta = json.loads(chunk.app_metadata.to_pybytes()) if chunk.app_metadata else None
-        chunks.append((chunk.data.num_rows if chunk.data is not None else -1, meta))
-    return info.schema, chunks
+def read_all_chunks(client, sql: str, headers=()) -> tuple[pa.Schema, list[tuple[int, dict]]]:
+    messages = list(chunks(client, sql, headers))
+    schema = messages[0][0].schema
+    return schema, [(batch.num_rows, meta) for batch, meta in messages]
 
 
 # --- what works --------------------------------------------------------------------------------
@@ -139,16 +124,9 @@ def test_empty_result_still_sends_a_batch(client):
 
 def test_large_batches_are_sliced_under_2mib(client):
     sql = "SELECT repeat('x', 1000) AS s FROM unnest(range(10000)) AS t(i)"
-    info = client.get_flight_info(statement_descriptor(sql))
-    reader = client.do_get(info.endpoints[0].ticket)
-    sizes, metadata = [], set()
-    while True:
-        try:
-            chunk = reader.read_chunk()
-        except StopIteration:
-            break
-        sizes.append((chunk.data.num_rows, chunk.data.nbytes))
-        metadata.add(chunk.app_metadata.to_pybytes())
+    messages = list(chunks(client, sql))
+    sizes = [(batch.num_rows, batch.nbytes) for batch, _ in messages]
+    metadata = {json.dumps(meta, sort_keys=True) for _, meta in messages}
     assert sum(rows for rows, _ in sizes) == 10_000
     assert len(sizes) > 5  # ~10 MB of strings does not travel as one message
     assert max(nbytes for _, nbytes in sizes) <= 2 * 1024 * 1024 + 64 * 1024
