@@ -266,27 +266,24 @@ class QueryEngine:
                 "TABLE_REFERENCE_RESOLUTION",
                 caused_by(f"invalid table reference '{spelling}.{table_name}'", str(exc)),
             ) from None
+
+        def not_found(why: str) -> AmpError:  # a plain DataFusion "not found" on Amp: INTERNAL
+            return AmpError(
+                "PLANNING_ERROR",
+                caused_by(
+                    "failed to plan query",
+                    f"Error during planning: table '{DEFAULT_CATALOG}.{spelling}.{table_name}' "
+                    f"not found: {why}",
+                ),
+            )
+
         try:
             dataset = self.store.resolve(ref)
         except DatasetNotFound as exc:
-            raise AmpError(
-                "PLANNING_ERROR",
-                caused_by(
-                    "failed to plan query",
-                    f"Error during planning: table '{DEFAULT_CATALOG}.{spelling}.{table_name}' "
-                    f"not found: {exc}",
-                ),
-            ) from None
+            raise not_found(str(exc)) from None
         table = dataset.tables.get(table_name)
         if table is None:
-            raise AmpError(
-                "PLANNING_ERROR",
-                caused_by(
-                    "failed to plan query",
-                    f"Error during planning: table '{DEFAULT_CATALOG}.{spelling}.{table_name}' "
-                    f"not found: dataset '{ref}' has tables {sorted(dataset.tables)}",
-                ),
-            )
+            raise not_found(f"dataset '{ref}' has tables {sorted(dataset.tables)}")
         if self._spellings.get(spelling) != (dataset.ref_name, dataset.manifest_hash):
             schema = df_catalog.Schema.memory_schema()
             for name, tbl in dataset.tables.items():
