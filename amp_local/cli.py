@@ -62,6 +62,9 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--flight-port", type=int, default=1602, help="0 picks a free port")
     serve.add_argument(
+        "--jsonl-port", type=int, default=1603, help="JSON Lines HTTP port; 0 picks a free port"
+    )
+    serve.add_argument(
         "--blocks", type=int, default=20_000, help="synthetic chain length (0: no synthetic chain)"
     )
     serve.add_argument("--seed", type=int, default=0)
@@ -128,6 +131,7 @@ def serve(args: argparse.Namespace) -> int:
     from amp_local.datasets import DatasetStore
     from amp_local.engine import QueryEngine
     from amp_local.flight import serve_flight
+    from amp_local.jsonl import serve_jsonl
 
     extra = [parse_dataset_arg(text) for text in args.dataset]
     synthetic = {f"_/{name}@1.0.0" for name in SYNTHETIC_DATASETS} if args.blocks else set()
@@ -164,6 +168,7 @@ def serve(args: argparse.Namespace) -> int:
     engine = QueryEngine(store)
     bind_host = f"[{args.host}]" if ":" in args.host else args.host
     server, flight_port = serve_flight(engine, bind_host, args.flight_port, token=args.token)
+    jsonl, jsonl_port = serve_jsonl(engine, args.host, args.jsonl_port)
     if follower is not None:
         follower.start()
 
@@ -173,6 +178,8 @@ def serve(args: argparse.Namespace) -> int:
     ready = {
         "flight_url": f"grpc://{connect_host(args.host)}:{flight_port}",
         "flight_port": flight_port,
+        "jsonl_url": f"http://{connect_host(args.host)}:{jsonl_port}",
+        "jsonl_port": jsonl_port,
         "host": args.host,
         "pid": os.getpid(),
         "datasets": [f"{ns}/{n}@{v}" for ns, n, tags, _ in store.datasets() for v in tags],
@@ -182,6 +189,7 @@ def serve(args: argparse.Namespace) -> int:
     log.info("shutting down")
     if follower is not None:
         follower.stop()
+    jsonl.shutdown()
     server.stop(grace=2).wait()
     # A query DataFusion is still computing for a client that went away cannot be interrupted
     # from Python, and its worker thread would hold up interpreter exit: leave without joining.

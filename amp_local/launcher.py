@@ -45,6 +45,10 @@ class AmpServer:
         return self.ready["flight_port"]
 
     @property
+    def jsonl_url(self) -> str:
+        return self.ready["jsonl_url"]
+
+    @property
     def admin_url(self) -> str | None:
         return self.ready.get("admin_url")
 
@@ -77,6 +81,8 @@ def start_amp_local(
         "--data-dir",
         str(data_dir),
         "--flight-port",
+        "0",
+        "--jsonl-port",
         "0",
         "--blocks",
         str(blocks),
