@@ -168,12 +168,9 @@ class QueryEngine:
     def _scanned_tables(self, df, refs: list[tuple[str, str]]) -> list[BoundTable]:
         """The tables the query reads, each checked against Amp's reference rules: the plan's
         scans, plus those only the SQL text shows (scalar subqueries live inside expressions)."""
+        # Not the optimized plan: optimizing can be costly (constant folding evaluates e.g.
+        # `range(1000000)`), and scalar subqueries stay inside expressions there anyway.
         scans = table_scans(df.logical_plan())
-        try:
-            optimized = table_scans(df.optimized_logical_plan())  # decorrelated subqueries
-        except Exception:  # noqa: BLE001 - an optimizer failure surfaces again at execution
-            optimized = []
-        scans += [scan for scan in optimized if scan not in scans]
         scans += [
             (None, spelling, name)
             for spelling, name in refs
