@@ -77,11 +77,6 @@ class Table:
     network: str
     directory: Path | None  # None: registered but never synced
 
-    def parquet_files(self) -> list[Path]:
-        if self.directory is None or not self.directory.is_dir():
-            return []
-        return sorted(self.directory.glob("*.parquet"))
-
 
 @dataclass
 class Dataset:

@@ -574,10 +574,6 @@ def to_abi_value(ty: SolType, v):
     raise ValueError(f"cannot encode solidity type {ty}")
 
 
-def encode_values(types: list[SolType], values: list) -> bytes:
-    return eth_abi.encode([t.canonical() for t in types], values)
-
-
 # Arrow type an encoder argument is cast to before reaching Python (see udfs.py)
 def encode_input_cast(ty: SolType) -> str | None:
     """The `arrow_cast` target for an encoder argument of Solidity type `ty`, or None for no cast."""
