@@ -57,7 +57,9 @@ def connect_host(host: str) -> str:
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="amp-local", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True)
-    serve = sub.add_parser("serve", help="serve Flight (and the Admin API) on loopback")
+    serve = sub.add_parser(
+        "serve", help="serve Amp's Flight and JSON Lines query endpoints on loopback"
+    )
     serve.add_argument("--data-dir", type=Path, default=Path(".amp-local"))
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--flight-port", type=int, default=1602, help="0 picks a free port")
@@ -90,7 +92,7 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("-v", "--verbose", action="store_true")
     run = sub.add_parser(
         "exec",
-        help="start a server on free ports, run COMMAND with AMP_QUERY_URL/AMP_ADMIN_URL set, stop it",
+        help="start a server on free ports, run COMMAND with AMP_QUERY_URL set, stop it",
     )
     run.add_argument("--data-dir", type=Path, default=Path(".amp-local"))
     run.add_argument("--blocks", type=int, default=20_000)
@@ -115,9 +117,7 @@ def run_with_server(args: argparse.Namespace) -> int:
         snapshots=snapshots,
         extra_args=["--seed", str(args.seed)],
     )
-    env = dict(os.environ, AMP_QUERY_URL=server.flight_url)
-    if server.admin_url:
-        env["AMP_ADMIN_URL"] = server.admin_url
+    env = dict(os.environ, AMP_QUERY_URL=server.flight_url, AMP_JSONL_URL=server.jsonl_url)
     print(f"amp-local: serving {server.flight_url}; running: {' '.join(cmd)}", file=sys.stderr)
     try:
         return subprocess.call(cmd, env=env)
