@@ -21,7 +21,7 @@ from sqlglot import exp
 
 from amp_local.datasets import BlockRange, Dataset, DatasetNotFound, DatasetStore, Table
 from amp_local.errors import AmpError
-from amp_local.plans import alias_names, table_scans
+from amp_local.plans import alias_names, join_node, qualifier, table_scans
 from amp_local.references import DatasetReference, InvalidReference, validate_table_name
 from amp_local.udfs import clean_error_text, install_udfs, rewrite_udf_calls, unrewrite_text
 
@@ -33,16 +33,12 @@ SETTINGS_RE = re.compile(
 )
 NOT_FOUND_RE = re.compile(r"table '(?:amp|datafusion)\.(.+)\.([^.']+)' not found")
 DEFAULT_CATALOG = "amp"
+BLOCK_NUM_CALL_RE = re.compile(r"\bblock_num\s*\(\s*\)", re.I)
 
 
 def amp_error_text(message: str) -> str:
     """DataFusion's message with the UDF rewrite undone (Amp's function names, no wrappers)."""
     return clean_error_text(message)
-
-
-def block_num_expr(streaming: bool) -> str | None:
-    """What `block_num()` stands for: the row's `_block_num` when streaming; batch refuses it."""
-    return "_block_num" if streaming else None
 
 
 @dataclass(frozen=True)
@@ -62,6 +58,7 @@ class PlannedQuery:
     schema: pa.Schema
     tables: list[BoundTable]
     dataframe: object  # datafusion.DataFrame, planned in the shared context
+    block_expr: str | None = None  # what `block_num()` was rewritten to (streaming only)
 
     @property
     def pairs(self) -> list[tuple[Dataset, Table]]:
@@ -158,12 +155,29 @@ class QueryEngine:
             if tree is not None:
                 for spelling, table in refs:
                     self._bind(spelling, table)
-            rewritten = rewrite_udf_calls(self.ctx, body, block_num_expr=block_num_expr(streaming))
+            block_expr = self._block_num_expr(body, streaming, discover=tree is None)
+            rewritten = rewrite_udf_calls(self.ctx, body, block_num_expr=block_expr)
             df = self._plan_sql(rewritten, discover=tree is None)
             tables = self._scanned_tables(df, refs)
             schema = pa.schema([f.with_name(unrewrite_text(f.name)) for f in df.schema()])
         _check_alias_names(alias_names(df.logical_plan()))
-        return PlannedQuery(sql, body, streaming, schema, tables, df)
+        return PlannedQuery(sql, body, streaming, schema, tables, df, block_expr)
+
+    def _block_num_expr(self, body: str, streaming: bool, *, discover: bool) -> str | None:
+        """`block_num()` in a streaming query: the row's `_block_num`, and over a join Amp's
+        `GREATEST(left._block_num, right._block_num)` (planned once to find the two sides)."""
+        if not streaming:
+            return None
+        if not BLOCK_NUM_CALL_RE.search(body):
+            return "_block_num"
+        probe = rewrite_udf_calls(self.ctx, body, block_num_expr="CAST(NULL AS BIGINT UNSIGNED)")
+        join = join_node(self._plan_sql(probe, discover=discover).logical_plan())
+        if join is None:
+            return "_block_num"
+        sides = [qualifier(side) for side in join.inputs()]
+        if None in sides:
+            return "_block_num"  # DataFusion reports the ambiguity
+        return "greatest(" + ", ".join(f"{side}._block_num" for side in sides) + ")"
 
     def _scanned_tables(self, df, refs: list[tuple[str, str]]) -> list[BoundTable]:
         """The tables the query reads, each checked against Amp's reference rules: the plan's
@@ -344,9 +358,7 @@ class QueryEngine:
             schema.register_table(bound.table.name, view.into_view())
         for spelling, schema in schemas.items():
             ctx.catalog(DEFAULT_CATALOG).register_schema(spelling, schema)
-        sql = rewrite_udf_calls(
-            ctx, planned.body, block_num_expr=block_num_expr(planned.streaming)
-        )
+        sql = rewrite_udf_calls(ctx, planned.body, block_num_expr=planned.block_expr)
         try:
             for batch in ctx.sql_with_options(sql, self._options).execute_stream():
                 yield conform_batch(batch.to_pyarrow(), planned.schema)

@@ -46,3 +46,25 @@ def alias_names(plan) -> Iterator[str]:
 
 def has_join(plan) -> bool:
     return any(type(node.to_variant()).__name__ == "Join" for node in nodes(plan))
+
+
+def join_node(plan):
+    """The plan's join, if any (an incremental plan has at most one join level)."""
+    return next((n for n in nodes(plan) if type(n.to_variant()).__name__ == "Join"), None)
+
+
+def qualifier(plan) -> str | None:
+    """How SQL names the relation a plan subtree produces: its alias, or its table reference."""
+    node = plan
+    while True:
+        variant = node.to_variant()
+        kind = type(variant).__name__
+        if kind == "SubqueryAlias":
+            return '"' + variant.alias().replace('"', '""') + '"'
+        if kind == "TableScan":
+            _, schema, table = variant.fqn()
+            return f'"{schema}"."{table}"' if schema else f'"{table}"'
+        children = node.inputs()
+        if len(children) != 1:
+            return None
+        node = children[0]

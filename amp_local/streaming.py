@@ -5,8 +5,9 @@ tables, from the earliest synced block (or the block after an `amp-resume` curso
 following the chain head. Each microbatch's rows are followed by a commit point (an empty batch marked
 `ranges_complete: true`); idle streams get keep-alive empty batches.
 
-Joins are refused for now: Amp computes a join's microbatch as ΔL⋈R ∪ L⋈ΔR ∪ ΔL⋈ΔR over each side's
-history, which cutting every table to the microbatch would get wrong.
+An inner join's microbatch is computed as Amp's incrementalizer does, ΔL⋈R_prev ∪ L_prev⋈ΔR ∪ ΔL⋈ΔR
+(Δ: the microbatch's blocks, prev: all blocks before it), so matches across microbatches are found.
+Self-joins, semi-joins and subquery joins are refused: each side must be its own tables.
 """
 
 from __future__ import annotations
@@ -18,14 +19,21 @@ from dataclasses import dataclass
 import pyarrow as pa
 
 from amp_local.datasets import BlockRange
-from amp_local.engine import PlannedQuery, QueryEngine, caused_by, check_executable
+from amp_local.engine import (
+    EMPTY_WINDOW,
+    PlannedQuery,
+    QueryEngine,
+    caused_by,
+    check_executable,
+)
 from amp_local.errors import AmpError
 from amp_local.incremental import NonIncremental, check_incremental
-from amp_local.plans import has_join
+from amp_local.plans import has_join, join_node, table_scans
 
 MICROBATCH_BLOCKS = 1000  # server_microbatch_max_interval
 KEEP_ALIVE_SECONDS = 30.0
 POLL_SECONDS = 0.2
+UNSUPPORTED_JOIN = "amp_local cannot stream this join; run the query in batch mode"
 
 
 @dataclass
@@ -60,12 +68,7 @@ class StreamingQuery:
                 "INVALID_QUERY",
                 caused_by("non-incremental queries are not supported for streaming", str(exc)),
             ) from None
-        if has_join(planned.dataframe.optimized_logical_plan()):
-            raise AmpError(
-                "INVALID_QUERY",
-                "amp_local does not stream joins (or IN/EXISTS subqueries) yet; run the query in "
-                "batch mode, or stream each table and join on the client",
-            )
+        self.sides = self._join_sides(plan, planned)
         networks = {bound.table.network for bound in planned.tables}
         if len(networks) > 1:
             raise AmpError(
@@ -73,6 +76,39 @@ class StreamingQuery:
                 f"cross-network joins are not supported in streaming queries: {sorted(networks)}",
             )
         self.network = networks.pop() if networks else None
+
+    @staticmethod
+    def _join_sides(plan, planned: PlannedQuery) -> tuple[set, set] | None:
+        """The tables on each side of the query's inner join, or None without a join."""
+        join = join_node(plan)
+        if join is None:
+            if has_join(planned.dataframe.optimized_logical_plan()):
+                raise AmpError("INVALID_QUERY", UNSUPPORTED_JOIN + " (IN/EXISTS subqueries)")
+            return None
+        if str(join.to_variant().join_type()) != "Inner":
+            raise AmpError("INVALID_QUERY", UNSUPPORTED_JOIN + " (only inner joins stream)")
+        left, right = (
+            {(schema, table) for _, schema, table in table_scans(side)} for side in join.inputs()
+        )
+        if left & right:
+            raise AmpError("INVALID_QUERY", UNSUPPORTED_JOIN + " (a table on both sides)")
+        return left, right
+
+    def _windows(self, start: int, end: int) -> Iterator[dict[tuple[str, str], tuple[int, int]]]:
+        """Per-table block windows whose query results, together, are the microbatch's rows."""
+        keys = [(b.spelling, b.table.name) for b in self.planned.tables]
+        delta = (start, end)
+        if self.sides is None:
+            yield dict.fromkeys(keys, delta)
+            return
+        prev = (0, start - 1) if start > 0 else EMPTY_WINDOW
+        left, right = self.sides
+        for left_window, right_window in ((delta, prev), (prev, delta)):
+            windows = dict.fromkeys(keys, EMPTY_WINDOW)
+            windows.update(dict.fromkeys(left, left_window))
+            windows.update(dict.fromkeys(right, right_window))
+            yield windows
+        yield dict.fromkeys(keys, delta)
 
     def _spans(self) -> list[tuple[int, int] | None]:
         return [self.engine.store.table_range(b.table) for b in self.planned.tables]
@@ -108,10 +144,10 @@ class StreamingQuery:
                 continue
             end = min(head, start + MICROBATCH_BLOCKS - 1)
             ranges = self._ranges(start, end)
-            windows = {(b.spelling, b.table.name): (start, end) for b in self.planned.tables}
-            for batch in self.engine.run_windowed(self.planned, windows):
-                if batch.num_rows:
-                    yield StreamEvent(ranges, complete=False, batch=batch)
+            for windows in self._windows(start, end):
+                for batch in self.engine.run_windowed(self.planned, windows):
+                    if batch.num_rows:
+                        yield StreamEvent(ranges, complete=False, batch=batch)
             yield StreamEvent(ranges, complete=True)
             start = end + 1
             idle_since = time.monotonic()

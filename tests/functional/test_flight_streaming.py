@@ -104,11 +104,41 @@ def test_batch_rows_match_their_ranges_while_the_head_moves(following):
             assert rows == [{"head": numbers["end"], "n": numbers["end"] - numbers["start"] + 1}]
 
 
-def test_streaming_joins_are_refused_clearly(client):
-    sql = """SELECT l.log_index, b.hash FROM "_/eth_rpc@1.0.0".logs l
-             JOIN "_/eth_rpc@1.0.0".blocks b ON b.block_num = l.block_num SETTINGS stream = true"""
+JOIN_SQL = """
+    SELECT l.block_num AS lb, l.log_index, b.block_num AS bb, block_num() AS bn
+    FROM "_/eth_rpc@1.0.0".logs l JOIN "_/eth_rpc@1.0.0".blocks b ON b.block_num = l.block_num - 5
+"""
+
+
+def test_streaming_join_finds_matches_across_microbatches(client):
+    # logs of blocks 1000-1004 match blocks 995-999 of the previous microbatch
+    rows = []
+    messages = chunks(client, JOIN_SQL + " SETTINGS stream = true", timeout=60)
+    commits_seen = 0
+    for batch, meta in messages:
+        rows += batch.to_pylist()
+        commits_seen += meta["ranges_complete"]
+        if commits_seen == 2:  # the test chain's 2,000 blocks
+            break
+    messages.close()
+    batch_rows = [
+        row
+        for batch, _ in chunks(client, JOIN_SQL.replace("block_num() AS bn", "0 AS bn"))
+        for row in batch.to_pylist()
+    ]
+    assert sorted((r["lb"], r["log_index"], r["bb"]) for r in rows) == sorted(
+        (r["lb"], r["log_index"], r["bb"]) for r in batch_rows
+    )
+    assert any(1000 <= r["lb"] < 1005 for r in rows)
+    # block_num() over a join is GREATEST(left._block_num, right._block_num)
+    assert all(r["bn"] == max(r["lb"], r["bb"]) for r in rows)
+
+
+def test_streaming_self_join_is_refused_clearly(client):
+    sql = """SELECT a.block_num AS x FROM "_/eth_rpc@1.0.0".blocks a
+             JOIN "_/eth_rpc@1.0.0".blocks b ON b.block_num = a.block_num SETTINGS stream = true"""
     info = client.get_flight_info(statement_descriptor(sql))
-    with pytest.raises(pa.ArrowInvalid, match="does not stream joins"):
+    with pytest.raises(pa.ArrowInvalid, match="cannot stream this join"):
         client.do_get(info.endpoints[0].ticket).read_all()
 
 
