@@ -17,6 +17,7 @@ from tests.profiles import amp_target
 
 TRANSFER = "Transfer(address indexed from, address indexed to, uint256 value)"
 APPROVAL = "Approval(address indexed owner, address indexed spender, uint256 value)"
+TRANSFER_721 = "Transfer(address indexed from, address indexed to, uint256 indexed tokenId)"
 SWAP = (
     "Swap(address indexed sender, uint256 amount0In, uint256 amount1In, "
     "uint256 amount0Out, uint256 amount1Out, address indexed to)"
@@ -47,19 +48,28 @@ sources:
 
 MODELS = {
     "sources.yml": SOURCES,
-    # ERC-20 transfers only: ERC-721 Transfer shares topic0 but has a 4th topic
+    # ERC-20 transfers only: ERC-721 Transfer shares topic0 but indexes tokenId (topic3 set)
     "synth_transfers.sql": f"""
 select * from ({{{{ evm_decoded_events(source('synth_rpc', 'logs'), '{TRANSFER}') }}}}) t
 """,
     "synth_transfers_by_hand.sql": f"""
-select block_num, timestamp, tx_hash, log_index, address,
+select block_num, timestamp, evm_decode_hex(tx_hash) as tx_hash, tx_index, log_index,
+       evm_decode_hex(address) as address,
        evm_decode_hex(ev['from']) as "from", evm_decode_hex(ev['to']) as "to", ev['value'] as "value"
 from (
-    select block_num, timestamp, tx_hash, log_index, address,
+    select block_num, timestamp, tx_hash, tx_index, log_index, address,
            evm_decode_log(topic1, topic2, topic3, data, '{TRANSFER}') as ev
     from "_/eth_rpc@1.0.0".logs
     where topic0 = evm_topic('{TRANSFER}')
+      and topic1 is not null and topic2 is not null and topic3 is null
 ) l
+""",
+    # evm_event_logs with the ERC-721 signature: only logs with 3 indexed topics
+    "mainnet_nft_transfers.sql": f"""
+select * from ({{{{ evm_event_logs(source('mainnet', 'logs'), '{TRANSFER_721}', alias='ev') }}}}) t
+""",
+    "mainnet_erc20_transfers.sql": f"""
+select * from ({{{{ evm_decoded_events(source('mainnet', 'logs'), '{TRANSFER}', hex=false) }}}}) t
 """,
     "synth_swaps.sql": f"""
 select * from ({{{{ evm_decoded_events(source('synth_firehose', 'logs'), '{SWAP}', hex=false, prefix='swap_') }}}}) s
@@ -70,18 +80,56 @@ select * from ({{{{ evm_decoded_events(source('mainnet', 'logs'), '{TRANSFER}', 
 }
 
 TESTS = {
-    # evm_decoded_events == the hand-written UDF query, both ways
+    # evm_decoded_events == the hand-written UDF query, both ways, duplicates counted
     "decoded_events_match_udfs.sql": """
-select 'only in macro' as side, * from (
-    select * from {{ ref('synth_transfers') }} except select * from {{ ref('synth_transfers_by_hand') }}
-) a
+with macro as (
+    select *, count(*) as copies from {{ ref('synth_transfers') }} group by all
+),
+by_hand as (
+    select *, count(*) as copies from {{ ref('synth_transfers_by_hand') }} group by all
+)
+select 'only in macro' as side, * from (select * from macro except select * from by_hand) a
 union all
-select 'only by hand' as side, * from (
-    select * from {{ ref('synth_transfers_by_hand') }} except select * from {{ ref('synth_transfers') }}
-) b
+select 'only by hand' as side, * from (select * from by_hand except select * from macro) b
 union all
-select 'no rows' as side, null, null, null, null, null, null, null, null
+select 'no rows' as side, null, null, null, null, null, null, null, null, null, null
 where (select count(*) from {{ ref('synth_transfers') }}) < 100
+union all
+select 'erc-721 row' as side, null, null, null, null, null, null, null, null, null, null
+where exists (select 1 from {{ ref('synth_transfers') }} where "value" is null)
+""",
+    # ERC-20 and ERC-721 Transfers share topic0; the number of topics tells them apart
+    "transfer_kinds_split.sql": f"""
+with by_hand as (
+    select count(*) as total, count(topic3) as nft,
+           count(*) filter (where topic1 is not null and topic2 is not null and topic3 is null) as erc20
+    from "_/eth_rpc@0.0.0".logs
+    where topic0 = evm_topic('{TRANSFER}')
+)
+select 'nft count' as problem from by_hand
+where nft <> (select count(*) from {{{{ ref('mainnet_nft_transfers') }}}}) or nft = 0
+union all
+select 'erc20 count' from by_hand
+where erc20 <> (select count(*) from {{{{ ref('mainnet_erc20_transfers') }}}}) or erc20 = 0
+   or erc20 + nft <> total
+union all
+select 'nft without tokenId' from {{{{ ref('mainnet_nft_transfers') }}}} where ev['tokenId'] is null
+union all
+select 'erc20 without value' from {{{{ ref('mainnet_erc20_transfers') }}}} where "value" is null
+union all
+select 'hex=false keeps binary' from {{{{ ref('mainnet_erc20_transfers') }}}}
+where arrow_typeof(address) <> 'FixedSizeBinary(20)' or arrow_typeof(tx_hash) <> 'FixedSizeBinary(32)'
+""",
+    # hex=true: the log columns too ('0x…' text); tx_index kept like evm_event_logs
+    "decoded_events_hex_columns.sql": """
+select 'not hex' as problem from {{ ref('synth_transfers') }}
+where length(tx_hash) <> 66 or length(address) <> 42 or tx_index is null
+union all
+select 'log columns' from (
+    select * from ({{ evm_decoded_events(source('synth_rpc', 'logs'), 'Transfer(address indexed from, address indexed to, uint256 value)', columns=['block_hash', 'topic0', 'data']) }}) t limit 5
+) t
+where length(block_hash) <> 66 or topic0 <> '0xddf252ad1be2c89b69c2b068fc378daa952ba7f163c4a11628f55a4df523b3ef'
+   or length(data) <> 66
 """,
     # evm_event_logs + evm_decode: the struct column, also for Approval; evm_topic equals the UDF
     "event_logs_struct.sql": f"""
@@ -213,6 +261,9 @@ def test_compiled_sql_uses_amp_udfs(evm_build):
     sql = compiled.read_text()
     assert f"evm_decode_log(topic1, topic2, topic3, data, '{TRANSFER}')" in sql
     assert f"topic0 = evm_topic('{TRANSFER}')" in sql
+    # ERC-20 Transfer: 2 indexed params -> topic1, topic2 set, topic3 null
+    assert "and topic1 is not null" in sql and "and topic2 is not null" in sql
+    assert "and topic3 is null" in sql
     # addresses are lower-cased literals, compared as binary
     assert f"address in (evm_encode_hex('{USDC}'), evm_encode_hex('{USDT.lower()}'))" in sql
     # `from` / `to` are quoted output names
@@ -242,8 +293,13 @@ def test_signature_quotes_are_escaped(evm_build):
             "select {{ evm_decoded_events('x', 'Transfer(address indexed, uint256)') }}",
             "Event parameter without a name",
         ),
+        (
+            f"select * from ({{{{ evm_event_logs(source('mainnet', 'logs'), '{TRANSFER}', address=[]) }}}})",
+            "no addresses given for address",
+        ),
+        ("select {{ evm_address_filter('address', []) }}", "no addresses given"),
     ],
-    ids=["bad-address", "unnamed-param"],
+    ids=["bad-address", "unnamed-param", "empty-address-list", "empty-address-filter"],
 )
 def test_compile_errors(evm_build, inline, message):
     root = str(evm_build.project.root)

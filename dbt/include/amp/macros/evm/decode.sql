@@ -74,10 +74,18 @@
 
     select * from ({{ evm_event_logs(source('eth_rpc', 'logs'), 'Transfer(address indexed from, address indexed to, uint256 value)') }})
 
-  `address` (a '0x…' contract address or a list of them) restricts the emitting contracts.
-  The filter is on topic0, which Amp folds to a literal and pushes into the parquet scan.
+  `address` (a '0x…' contract address or a non-empty list of them) restricts the emitting
+  contracts. Logs are matched on topic0 *and* on the number of topics: an event with N indexed
+  parameters has topic1..topicN set and the remaining topics null. This is what tells an ERC-20
+  Transfer (2 indexed parameters, value in data) from an ERC-721 Transfer (3 indexed, tokenId in
+  topic3): both have the same topic0. Amp folds the topic0 filter to a literal and pushes it into
+  the parquet scan.
 -#}
 {% macro evm_event_logs(logs_relation, signature, address=none, columns=['block_num', 'timestamp', 'tx_hash', 'tx_index', 'log_index', 'address'], alias='event') -%}
+    {%- set indexed = evm_event_params(signature) | selectattr('indexed') | list | length -%}
+    {%- if indexed > 3 -%}
+        {{ exceptions.raise_compiler_error("Event '" ~ signature ~ "' has " ~ indexed ~ " indexed parameters; an EVM log has at most 3 (topic1..topic3)") }}
+    {%- endif -%}
     select
         {%- for col in columns %}
         {{ col }},
@@ -85,6 +93,9 @@
         {{ evm_decode('topic1', 'topic2', 'topic3', 'data', signature) }} as {{ alias }}
     from {{ logs_relation }}
     where topic0 = {{ evm_topic(signature) }}
+    {%- for i in range(1, 4) %}
+      and topic{{ i }} is {{ 'not null' if i <= indexed else 'null' }}
+    {%- endfor %}
     {%- if address is not none %}
       and {{ evm_address_filter('address', address) }}
     {%- endif %}
@@ -93,27 +104,42 @@
 
 {#-
   evm_decoded_events(logs_relation, signature, address=none, columns=[...], hex=true, prefix=''):
-  like evm_event_logs, but one output column per event parameter. Addresses (and bytes32 values)
-  become '0x…' strings when `hex` is true; uint256/int256 stay Amp's exact decimal strings (use
-  token_amount() to scale them). Output names are the parameter names without leading
+  like evm_event_logs (same rows, same default log columns), but one output column per event
+  parameter. When `hex` is true, binary values become '0x…' lowercase strings: the log columns
+  `address`, `tx_hash`, `block_hash`, `topic0`..`topic3` and `data`, and address / bytes32 (and
+  indexed reference-type) parameters. uint256/int256 parameters stay Amp's exact decimal strings
+  (use token_amount() to scale them). Output names are the parameter names without leading
   underscores (`_from` -> `from`): Amp rejects aliases starting with `_`. Names are quoted, so
   `from`, `to` and camelCase names (`amount0In`) come out as written.
 -#}
-{% macro evm_decoded_events(logs_relation, signature, address=none, columns=['block_num', 'timestamp', 'tx_hash', 'log_index', 'address'], hex=true, prefix='') -%}
+{% macro evm_decoded_events(logs_relation, signature, address=none, columns=['block_num', 'timestamp', 'tx_hash', 'tx_index', 'log_index', 'address'], hex=true, prefix='') -%}
     {%- set params = evm_event_params(signature) -%}
-    select
-        {%- for col in columns %}
-        {{ col }},
-        {%- endfor %}
-        {%- for p in params %}
+    {%- set hex_columns = ['address', 'tx_hash', 'block_hash', 'topic0', 'topic1', 'topic2', 'topic3'] -%}
+    {%- set items = [] -%}
+    {%- for col in columns -%}
+        {%- set bare = col | string | trim | lower -%}
+        {%- if hex and bare in hex_columns -%}
+            {%- do items.append('evm_decode_hex(evm_event_row.' ~ bare ~ ') as ' ~ bare) -%}
+        {%- elif hex and bare == 'data' -%}
+            {%- do items.append(evm_hex('evm_event_row.data', binary=true) ~ ' as data') -%}
+        {%- else -%}
+            {%- do items.append(col) -%}
+        {%- endif -%}
+    {%- endfor -%}
+    {%- for p in params -%}
         {%- set field = 'evm_event_row.event[' ~ amp_sql_string(p.name) ~ ']' -%}
-        {%- if hex and (p.type == 'address' or p.type == 'bytes32' or (p.indexed and (p.type in ('string', 'bytes') or p.type.endswith(']') or p.type.startswith('(')))) %}
-        evm_decode_hex({{ field }}) as {{ adapter.quote(prefix ~ p.name.lstrip('_')) }}
-        {%- else %}
-        {{ field }} as {{ adapter.quote(prefix ~ p.name.lstrip('_')) }}
-        {%- endif %}
-        {%- if not loop.last %},{% endif %}
-        {%- endfor %}
+        {%- set name = adapter.quote(prefix ~ p.name.lstrip('_')) -%}
+        {%- if hex and (p.type == 'address' or p.type == 'bytes32' or (p.indexed and (p.type in ('string', 'bytes') or p.type.endswith(']') or p.type.startswith('(')))) -%}
+            {%- do items.append('evm_decode_hex(' ~ field ~ ') as ' ~ name) -%}
+        {%- else -%}
+            {%- do items.append(field ~ ' as ' ~ name) -%}
+        {%- endif -%}
+    {%- endfor -%}
+    {%- if not items -%}
+        {{ exceptions.raise_compiler_error("evm_decoded_events: '" ~ signature ~ "' has no parameters and no columns were requested") }}
+    {%- endif %}
+    select
+        {{ items | join(',\n        ') }}
     from (
         {{ evm_event_logs(logs_relation, signature, address=address, columns=columns, alias='event') | indent(8) }}
     ) as evm_event_row

@@ -30,10 +30,16 @@
 {%- endmacro %}
 
 
-{#- column = <address> or column IN (<addresses>), for one '0x…' string or a list of them. -#}
+{#-
+  column = <address> or column IN (<addresses>), for one '0x…' string or a non-empty list of them.
+  An empty list is a compile error (`in ()` is not SQL, and "no contracts" is almost always a
+  missing variable): pass address=none to the event macros for no contract filter.
+-#}
 {% macro evm_address_filter(column, addresses) -%}
     {%- if addresses is string -%}
         {{ column }} = {{ evm_address(addresses) }}
+    {%- elif addresses is none or addresses | length == 0 -%}
+        {{ exceptions.raise_compiler_error("evm_address_filter: no addresses given for " ~ column ~ " (an empty list would match nothing); pass one '0x…' address or a non-empty list, or address=none for no filter") }}
     {%- else -%}
         {{ column }} in ({% for a in addresses %}{{ evm_address(a) }}{% if not loop.last %}, {% endif %}{% endfor %})
     {%- endif -%}
