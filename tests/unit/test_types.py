@@ -27,7 +27,29 @@ from dbt.adapters.amp.types import to_python_column
         (pa.timestamp("us"), "Timestamp(Microsecond, None)"),
         (pa.date32(), "DATE"),
         (pa.bool_(), "BOOLEAN"),
-        (pa.list_(pa.int64()), "List(BIGINT)"),
+        # nested types: Arrow's own names inside, which arrow_cast() parses (not `List(BIGINT)`)
+        (pa.list_(pa.int64()), "List(Int64)"),
+        (pa.list_(pa.binary(32)), "List(FixedSizeBinary(32))"),
+        (
+            pa.list_(
+                pa.struct(
+                    [
+                        pa.field("address", pa.binary(20), nullable=False),
+                        pa.field("storage_keys", pa.list_(pa.binary(32))),
+                    ]
+                )
+            ),
+            'List(Struct("address": FixedSizeBinary(20), "storage_keys": List(FixedSizeBinary(32))))',
+        ),
+        (
+            pa.struct([("n", pa.uint64()), ("d", pa.decimal256(76, 0)), ("s", pa.string())]),
+            'Struct("n": UInt64, "d": Decimal256(76, 0), "s": Utf8)',
+        ),
+        (
+            pa.map_(pa.string(), pa.int64()),
+            'Map("entries": Struct("key": Utf8, "value": Int64), unsorted)',
+        ),
+        (pa.list_(pa.int32(), 3), "FixedSizeList(3, Int32)"),
     ],
 )
 def test_type_names(dtype, name):

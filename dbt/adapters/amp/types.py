@@ -56,9 +56,79 @@ def arrow_type_to_sql(dtype: pa.DataType) -> str:
         return f"Duration({_UNITS[dtype.unit]})"
     if pt.is_null(dtype):
         return "Null"
-    if pt.is_list(dtype) or pt.is_large_list(dtype) or pt.is_list_view(dtype):
-        return f"List({arrow_type_to_sql(dtype.value_type)})"
+    if pt.is_nested(dtype) or pt.is_dictionary(dtype):
+        return arrow_type_name(dtype)
     return str(dtype)
+
+
+_ARROW_NAMES = {
+    pa.null(): "Null",
+    pa.bool_(): "Boolean",
+    pa.int8(): "Int8",
+    pa.int16(): "Int16",
+    pa.int32(): "Int32",
+    pa.int64(): "Int64",
+    pa.uint8(): "UInt8",
+    pa.uint16(): "UInt16",
+    pa.uint32(): "UInt32",
+    pa.uint64(): "UInt64",
+    pa.float16(): "Float16",
+    pa.float32(): "Float32",
+    pa.float64(): "Float64",
+    pa.string(): "Utf8",
+    pa.large_string(): "LargeUtf8",
+    pa.string_view(): "Utf8View",
+    pa.binary(): "Binary",
+    pa.large_binary(): "LargeBinary",
+    pa.binary_view(): "BinaryView",
+    pa.date32(): "Date32",
+    pa.date64(): "Date64",
+    pa.month_day_nano_interval(): "Interval(MonthDayNano)",
+}
+
+
+def arrow_type_name(dtype: pa.DataType) -> str:
+    """Arrow's DataType string syntax, which `arrow_cast(x, '<name>')` parses, for any type
+    including nested ones: `List(Struct("address": FixedSizeBinary(20), ...))`. Inner types must
+    be spelled this way (`List(BIGINT)` does not parse). Field nullability is left out."""
+    if dtype in _ARROW_NAMES:
+        return _ARROW_NAMES[dtype]
+    if pt.is_decimal(dtype):
+        return f"Decimal{dtype.bit_width}({dtype.precision}, {dtype.scale})"
+    if pt.is_fixed_size_binary(dtype):
+        return f"FixedSizeBinary({dtype.byte_width})"
+    if pt.is_timestamp(dtype):
+        tz = f'Some("{dtype.tz}")' if dtype.tz else "None"
+        return f"Timestamp({_UNITS[dtype.unit]}, {tz})"
+    if pt.is_time(dtype):
+        return f"Time{dtype.bit_width}({_UNITS[dtype.unit]})"
+    if pt.is_duration(dtype):
+        return f"Duration({_UNITS[dtype.unit]})"
+    if pt.is_fixed_size_list(dtype):
+        return f"FixedSizeList({dtype.list_size}, {arrow_type_name(dtype.value_type)})"
+    if pt.is_large_list(dtype):
+        return f"LargeList({arrow_type_name(dtype.value_type)})"
+    if pt.is_list(dtype) or pt.is_list_view(dtype):
+        return f"List({arrow_type_name(dtype.value_type)})"
+    if pt.is_map(dtype):
+        key, item = arrow_type_name(dtype.key_type), arrow_type_name(dtype.item_type)
+        order = "sorted" if dtype.keys_sorted else "unsorted"
+        return f'Map("entries": Struct("key": {key}, "value": {item}), {order})'
+    if pt.is_struct(dtype):
+        fields = ", ".join(
+            f"{_quoted_field(f.name)}: {arrow_type_name(f.type)}"
+            for f in (dtype.field(i) for i in range(dtype.num_fields))
+        )
+        return f"Struct({fields})"
+    if pt.is_dictionary(dtype):
+        return (
+            f"Dictionary({arrow_type_name(dtype.index_type)}, {arrow_type_name(dtype.value_type)})"
+        )
+    return str(dtype)
+
+
+def _quoted_field(name: str) -> str:
+    return '"' + name.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
 def to_python_column(column: pa.ChunkedArray | pa.Array) -> list[Any]:

@@ -39,7 +39,7 @@ sources:
   - name: eth
     schema: "_/eth_rpc@1.0.0"
     quoting: {schema: true}
-    tables: [{name: logs}, {name: blocks}]
+    tables: [{name: logs}, {name: blocks}, {name: transactions}]
 """
 
 MODELS = {
@@ -60,6 +60,12 @@ from (
 select date_trunc('day', timestamp) as day, count(*) as blocks, max(block_num) as last_block
 from {{ source('eth', 'blocks') }}
 group by 1
+""",
+    # reads 2 columns of evm-rpc transactions, whose access_list / authorization_list are nested
+    "tx_values.sql": """
+select {{ evm_hex('"from"') }} as sender, value, access_list is null as no_access_list
+from {{ source('eth', 'transactions') }}
+where value <> '0'
 """,
     # an ephemeral chain: upstream -> my_model (the dbt-tests-adapter shape)
     "my_upstream_model.sql": test_case_insensitivity.my_upstream_model_sql,
@@ -111,6 +117,33 @@ unit_tests:
         blocks,last_block
         2,2
         1,3
+
+  # evm-rpc transactions: the default (null) values of the nested columns (List(Struct(...)))
+  # must be typed NULLs arrow_cast can parse; dict and csv rows
+  - name: source_nested_columns_dict
+    model: tx_values
+    given:
+      - input: source('eth', 'transactions')
+        rows:
+          - {{from: "0x{"11" * 20}", value: "1000000000000000000"}}
+          - {{from: "0x{"22" * 20}", value: "0"}}
+    expect:
+      rows:
+        - {{sender: "0x{"11" * 20}", value: "1000000000000000000", no_access_list: true}}
+
+  - name: source_nested_columns_csv
+    model: tx_values
+    given:
+      - input: source('eth', 'transactions')
+        format: csv
+        rows: |
+          from,value
+          0x{"33" * 20},5
+    expect:
+      format: csv
+      rows: |
+        sender,value,no_access_list
+        0x{"33" * 20},5,true
 
   # no rows on a source: an empty, typed fixture
   - name: source_empty
@@ -207,6 +240,8 @@ EXPECTED = {
     "source_dict_typed": ("pass", None),
     "source_csv": ("pass", None),
     "source_empty": ("pass", None),
+    "source_nested_columns_dict": ("pass", None),
+    "source_nested_columns_csv": ("pass", None),
     "ephemeral_case_insensitive": ("pass", None),
     "ephemeral_dict_nulls": ("pass", None),
     "ephemeral_sql_format": ("pass", None),
