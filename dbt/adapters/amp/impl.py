@@ -129,6 +129,42 @@ class AmpAdapter(SQLAdapter):
             )
         return self.get_column_schema_from_query(COLUMNS_SQL.format(relation=relation))
 
+    @available
+    def amp_ephemeral_input_columns(self, unique_id: str, version: Any = None) -> list[AmpColumn]:
+        """Columns of an ephemeral model, for a unit-test fixture that stands in for it.
+
+        The fixture node has the model's unique_id, but the unit-test manifest holds only the
+        fixtures, so the model is compiled from the full manifest (a copy of the node; nothing
+        is written) and its SQL is planned on the server (no execution)."""
+        import copy
+
+        from dbt.compilation import Compiler
+
+        manifest = self.get_macro_resolver()
+        nodes = getattr(manifest, "nodes", None) or {}
+        node = nodes.get(f"{unique_id}.v{version}") if version is not None else None
+        node = node or nodes.get(unique_id)
+        name = unique_id.split(".")[-1]
+        hint = (
+            f"Unit-test rows for ephemeral model {name!r} are cast to its column types, which "
+            "dbt-amp learns by compiling and planning the model; that failed"
+        )
+        remedy = (
+            "Give this input with `format: sql` rows (typed SQL, e.g. "
+            "`select cast(1 as bigint) as id`)."
+        )
+        if node is None:
+            raise CompilationError(f"{hint}: {unique_id!r} is not in the manifest. {remedy}")
+        try:
+            node = copy.deepcopy(node)
+            node.extra_ctes, node.extra_ctes_injected, node.compiled = [], False, False
+            node._pre_injected_sql = None
+            compiled = Compiler(self.config).compile_node(node, manifest, {}, write=False)
+            sql = references.strip_trailing_comments(compiled.compiled_code)
+            return self.get_column_schema_from_query(f"select * from (\n{sql}\n) as fixture_input")
+        except Exception as exc:  # noqa: BLE001 - re-raised with the remedy
+            raise CompilationError(f"{hint}: {exc}. {remedy}") from exc
+
     def debug_query(self) -> None:
         self.execute("select 1 as id")
 

@@ -16,6 +16,8 @@ asserts on the status (and message) of its own unit-test node.
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from dbt.tests.adapter.unit_testing import (
     test_case_insensitivity,
@@ -73,8 +75,25 @@ where value <> '0'
     "reserved_upstream.sql": (
         test_quoted_reserved_word_column_names.my_upstream_model_with_reserved_word_column_name_sql
     ),
-    "reserved_model.sql": "select * from {{ ref('reserved_upstream') }}",
-    "doubled.sql": "select id * 2 as doubled, upper(name) as name from {{ ref('my_upstream_model') }}",
+    # arrow_typeof shows whether the csv fixture was typed like the upstream (Int64), not Utf8
+    "reserved_model.sql": (
+        "select *, arrow_typeof(\"GROUP\") as group_type from {{ ref('reserved_upstream') }}"
+    ),
+    "people.sql": "select cast(1 as bigint) as id, 'x' as name",
+    "doubled.sql": "select id * 2 as doubled, upper(name) as name from {{ ref('people') }}",
+    "max_id.sql": "select max(id) as max_id, count(*) as n from {{ ref('people') }}",
+    "tokens_upstream.sql": f"""
+select evm_encode_hex('{USDC}') as token, cast(1 as bigint unsigned) as block_num,
+       '1' as amount_raw, now() as seen_at
+""",
+    "token_hex.sql": """
+select evm_decode_hex(token) as token, block_num + 1 as next_block, amount_raw,
+       date_part('year', seen_at) as seen_year
+from {{ ref('tokens_upstream') }}
+""",
+    # an ephemeral upstream Amp cannot plan: its fixture rows cannot be typed
+    "broken_upstream.sql": "select no_such_function(1) as id",
+    "over_broken.sql": "select id from {{ ref('broken_upstream') }}",
 }
 
 
@@ -173,7 +192,7 @@ unit_tests:
   - name: ephemeral_dict_nulls
     model: doubled
     given:
-      - input: ref('my_upstream_model')
+      - input: ref('people')
         rows:
           - {{id: 1, name: a}}
           - {{id: 2, name: null}}
@@ -185,14 +204,15 @@ unit_tests:
   - name: ephemeral_sql_format
     model: doubled
     given:
-      - input: ref('my_upstream_model')
+      - input: ref('people')
         format: sql
         rows: select cast(21 as bigint) as id, 'x' as name
     expect:
       format: sql
       rows: select cast(42 as bigint) as doubled, 'X' as name
 
-  # BaseUnitTestQuotedReservedWordColumnNames: csv fixtures with a reserved word column
+  # BaseUnitTestQuotedReservedWordColumnNames: csv fixtures with a reserved word column; the
+  # csv values are typed like the upstream's column (Int64), as on other adapters
   - name: reserved_word_csv
     model: reserved_model
     given:
@@ -201,13 +221,69 @@ unit_tests:
         rows: |{test_quoted_reserved_word_column_names.input_fixture_csv.rstrip().replace(chr(10), chr(10) + " " * 10)}
     expect:
       format: csv
-      rows: |{test_quoted_reserved_word_column_names.expect_fixture_csv.rstrip().replace(chr(10), chr(10) + " " * 8)}
+      rows: |
+        GROUP,group_type
+        1,Int64
+        2,Int64
+        3,Int64
+
+  # csv on an ephemeral input: numbers are numbers (max of 9 and 10 is 10, not '9'); a column
+  # the rows leave out is a typed NULL
+  - name: ephemeral_csv_typed
+    model: max_id
+    given:
+      - input: ref('people')
+        format: csv
+        rows: |
+          id
+          9
+          10
+    expect:
+      format: csv
+      rows: |
+        max_id,n
+        10,2
+
+  # csv and dict on an ephemeral input with binary, UInt64 and timestamp columns
+  - name: ephemeral_csv_binary
+    model: token_hex
+    given:
+      - input: ref('tokens_upstream')
+        format: csv
+        rows: |
+          token,block_num,amount_raw,seen_at
+          {USDC},7,115792089237316195423570985008687907853269984665640564039457584007913129639935,2024-02-29 12:00:00
+    expect:
+      rows:
+        - {{token: "{USDC}", next_block: 8, seen_year: 2024,
+            amount_raw: "115792089237316195423570985008687907853269984665640564039457584007913129639935"}}
+
+  - name: ephemeral_dict_binary
+    model: token_hex
+    given:
+      - input: ref('tokens_upstream')
+        rows:
+          - {{token: "{USDC}", block_num: 1}}
+    expect:
+      rows:
+        - {{token: "{USDC}", next_block: 2, amount_raw: null, seen_year: null}}
+
+  # must error: the ephemeral input cannot be planned, so its rows cannot be typed
+  - name: ephemeral_untypable
+    model: over_broken
+    given:
+      - input: ref('broken_upstream')
+        rows:
+          - {{id: 1}}
+    expect:
+      rows:
+        - {{id: 1}}
 
   # must fail: wrong expectation
   - name: wrong_expectation
     model: doubled
     given:
-      - input: ref('my_upstream_model')
+      - input: ref('people')
         rows:
           - {{id: 1, name: a}}
     expect:
@@ -246,6 +322,10 @@ EXPECTED = {
     "ephemeral_dict_nulls": ("pass", None),
     "ephemeral_sql_format": ("pass", None),
     "reserved_word_csv": ("pass", None),
+    "ephemeral_csv_typed": ("pass", None),
+    "ephemeral_csv_binary": ("pass", None),
+    "ephemeral_dict_binary": ("pass", None),
+    "ephemeral_untypable": ("error", "Give this input with `format: sql` rows"),
     "wrong_expectation": ("fail", "differs from"),
     # the message BaseUnitTestInvalidInput expects
     "test_invalid_expect_column_name": (
@@ -276,6 +356,14 @@ def test_unit_test_outcome(unit_results, name):
     assert str(result.status) == status, f"{name}: {result.status}: {result.message}"
     if message:
         assert message in (result.message or ""), result.message
+
+
+def test_wrong_expectation_diff(unit_results):
+    """dbt's diff of the failing test names the column and shows expected 3 -> actual 2."""
+    message = re.sub(r"\x1b\[[0-9;]*m", "", unit_results["wrong_expectation"].message or "")
+    lines = [line.strip().replace(" ", "") for line in message.splitlines()]
+    assert "@@,doubled,name" in lines, message
+    assert "→,3→2,A" in lines, message
 
 
 def test_invalid_input_fixture_reused():

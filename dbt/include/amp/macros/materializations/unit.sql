@@ -10,10 +10,12 @@
   query returns the actual and the expected rows for dbt to compare.
 
   Fixture notes:
-  * `given` inputs with dict/csv rows work for sources and for models Amp can describe; the adapter
-    learns their columns from the server (get_columns_in_relation).
-  * An ephemeral model as a `given` input needs `format: sql` rows (a dbt limitation: there is no
-    relation to read its columns from).
+  * `given` inputs with dict/csv rows are typed like dbt does on other adapters: for a source the
+    adapter plans `select * from <source>`; for an ephemeral model (there is no relation to read)
+    it compiles the model from the manifest and plans its SQL (amp_ephemeral_input_columns). Row
+    values are cast to those types (csv `9` on a BIGINT column is 9, '0x…' on a binary column is
+    bytes) and columns a row leaves out are typed NULLs.
+  * `format: sql` rows are used as written.
 -#}
 {%- materialization unit, adapter='amp' -%}
 
@@ -100,9 +102,15 @@ select * from dbt_internal_unit_test_expected
 -- Fixture for {{ model.name }}
 {% set default_row = {} %}
 
-{#-- a source input has a source_name; any other input stands for a model, ephemeral on Amp --#}
+{#-- a source input has a source_name; any other input stands for a model, ephemeral on Amp:
+     its columns come from compiling and planning that model (there is no relation to read) --#}
 {%- if not column_name_to_data_types and not model.get('source_name') -%}
-{{-   return(amp_untyped_fixture_sql(rows)) -}}
+{%-   set column_name_to_data_types = {} -%}
+{%-   set column_name_to_quoted = {} -%}
+{%-   for column in adapter.amp_ephemeral_input_columns(model.unique_id, model.get('version')) -%}
+{%-     do column_name_to_data_types.update({column.name|lower: column.data_type}) -%}
+{%-     do column_name_to_quoted.update({column.name|lower: column.quoted}) -%}
+{%-   endfor -%}
 {%- endif -%}
 
 {%- if not column_name_to_data_types -%}
@@ -155,37 +163,3 @@ union all
     limit 0
 {%- endif -%}
 {% endmacro %}
-
-
-{#- Fixture rows without column types: literal values, columns = the rows' keys (see above). -#}
-{% macro amp_untyped_fixture_sql(rows) -%}
-{%- set columns = [] -%}
-{%- for row in rows -%}
-{%-   for key in row.keys() -%}
-{%-     if key.startswith('_') -%}
-{{        exceptions.raise_compiler_error("Unit test fixture for '" ~ model.name ~ "' sets '" ~ key ~ "': Amp reserves names starting with '_'") }}
-{%-     endif -%}
-{%-     if key | lower not in columns -%}{%- do columns.append(key | lower) -%}{%- endif -%}
-{%-   endfor -%}
-{%- endfor -%}
-{%- if not columns -%}
-{{  exceptions.raise_compiler_error("Unit test fixture for ephemeral model '" ~ model.name ~ "' has no rows to take columns from; on Amp use `format: sql` (e.g. `select 1 as id where false`).") }}
-{%- endif -%}
--- Fixture for {{ model.name }} (untyped: ephemeral input)
-{% for row in rows -%}
-{%-   set lowered = {} -%}
-{%-   for key, value in row.items() -%}{%- do lowered.update({key | lower: value}) -%}{%- endfor -%}
-select
-{%-   for column in columns %}
-{%-     set value = lowered.get(column) -%}
-{%-     if value is none %} null
-{%-     elif value is string %} {{ dbt.string_literal(dbt.escape_single_quotes(value)) }}
-{%-     elif value is sameas true or value is sameas false %} {{ 'true' if value else 'false' }}
-{%-     else %} {{ value }}
-{%-     endif %} as {{ adapter.quote(column) }}{% if not loop.last %},{% endif %}
-{%-   endfor %}
-{%-   if not loop.last %}
-union all
-{%    endif -%}
-{%- endfor -%}
-{%- endmacro %}
