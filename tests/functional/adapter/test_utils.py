@@ -305,6 +305,78 @@ class TestSafeCast(AmpUtilsBatch, BaseSafeCast):
     pass
 
 
+class TestAmpSafeCast(AmpUtilsBatch):
+    """safe_cast to the Arrow type names dbt-amp reports: NULL, never an error, for values that
+    do not convert (TRY_CAST twins for simple names, a checked arrow_cast for timestamps and
+    FixedSizeBinary, compile-time checks of '0x…' literals); the types are the named ones."""
+
+    @classmethod
+    def singular_tests(cls):
+        addr = "'0x" + "ab" * 20 + "'"
+        ts_utc = "'Timestamp(Nanosecond, Some(\"+00:00\"))'"
+        return {
+            "amp_safe_cast_nulls.sql": f"""
+select 'not null: ' || what as problem from (
+    select 'abc Int64' as what, {{{{ dbt.safe_cast("'abc'", 'Int64') }}}} is null as ok
+    union all select '-1 UInt64', {{{{ dbt.safe_cast("'-1'", 'UInt64') }}}} is null
+    union all select '300 UInt8', {{{{ dbt.safe_cast("'300'", 'UInt8') }}}} is null
+    union all select 'text Float64', {{{{ dbt.safe_cast("'x'", 'Float64') }}}} is null
+    union all select '1e100 Decimal128', {{{{ dbt.safe_cast("'1e100'", 'Decimal128(38, 0)') }}}} is null
+    union all select 'not a time', {{{{ dbt.safe_cast("'not a time'", {ts_utc}) }}}} is null
+    union all select 'not a time naive', {{{{ dbt.safe_cast("'not a time'", 'Timestamp(Nanosecond, None)') }}}} is null
+    union all select 'not a time us', {{{{ dbt.safe_cast("'not a time'", 'Timestamp(Microsecond, None)') }}}} is null
+    union all select 'odd hex bytea', {{{{ dbt.safe_cast("'0xabc'", 'bytea') }}}} is null
+    union all select 'odd hex Binary', {{{{ dbt.safe_cast("'0xabc'", 'Binary') }}}} is null
+    union all select 'short hex FSB', {{{{ dbt.safe_cast("'0x1234'", 'FixedSizeBinary(20)') }}}} is null
+    union all select 'text FSB', {{{{ dbt.safe_cast("'abcd'", 'FixedSizeBinary(20)') }}}} is null
+    union all select 'null list', {{{{ dbt.safe_cast("null", 'List(Struct("a": Int64))') }}}} is null
+) checks
+where not ok or ok is null
+union all
+-- columns: per row, NULL for the values that do not convert and the value for the others
+select 'column ' || what from (
+    select 'Int64' as what, count(*) filter (where c is null) = 1 and sum(c) = 5 as ok
+    from (select {{{{ dbt.safe_cast('v', 'Int64') }}}} as c from (values ('abc'), ('5')) t(v)) x
+    union all
+    select 'Timestamp', count(*) filter (where c is null) = 1
+        and max(c) = arrow_cast('2024-01-01T00:00:00Z', {ts_utc})
+    from (select {{{{ dbt.safe_cast('v', {ts_utc}) }}}} as c
+          from (values ('2024-01-01T00:00:00Z'), ('nope')) t(v)) x
+    union all
+    select 'FixedSizeBinary', count(*) filter (where c is null) = 1 and max(c) = arrow_cast(decode('616263', 'hex'), 'FixedSizeBinary(3)')
+    from (select {{{{ dbt.safe_cast('v', 'FixedSizeBinary(3)') }}}} as c from (values ('abc'), ('abcd')) t(v)) x
+) checks
+where not ok or ok is null
+""",
+            "amp_safe_cast_values.sql": f"""
+with v as (
+    select
+        {{{{ dbt.safe_cast("'5'", 'Int64') }}}} as i64,
+        {{{{ dbt.safe_cast("'5'", 'UInt64') }}}} as u64,
+        {{{{ dbt.safe_cast("'2.5'", 'Float64') }}}} as f64,
+        {{{{ dbt.safe_cast("'x'", 'Utf8') }}}} as utf8,
+        {{{{ dbt.safe_cast("'1.5'", 'Decimal256(38, 2)') }}}} as d256,
+        {{{{ dbt.safe_cast("'2024-01-01 00:00:00'", {ts_utc}) }}}} as ts,
+        {{{{ dbt.safe_cast("'2024-02-29'", 'Date32') }}}} as d,
+        {{{{ dbt.safe_cast("{addr}", 'FixedSizeBinary(20)') }}}} as fsb,
+        {{{{ dbt.safe_cast("'0x1234'", 'bytea') }}}} as bin,
+        {{{{ dbt.safe_cast("null", 'List(Struct("a": Int64))') }}}} as lst
+)
+select 'values' as problem from v
+where i64 <> 5 or u64 <> 5 or f64 <> 2.5 or utf8 <> 'x' or d256 <> 1.5
+   or ts <> arrow_cast('2024-01-01T00:00:00Z', {ts_utc}) or d <> date '2024-02-29'
+   or fsb <> evm_encode_hex({addr}) or bin <> decode('1234', 'hex')
+union all
+select 'types' from v
+where arrow_typeof(i64) <> 'Int64' or arrow_typeof(u64) <> 'UInt64'
+   or arrow_typeof(f64) <> 'Float64' or arrow_typeof(utf8) <> 'Utf8'
+   or arrow_typeof(d256) <> 'Decimal256(38, 2)' or arrow_typeof(ts) <> 'Timestamp(ns, "+00:00")'
+   or arrow_typeof(d) <> 'Date32' or arrow_typeof(fsb) <> 'FixedSizeBinary(20)'
+   or arrow_typeof(bin) <> 'Binary' or arrow_typeof(lst) not like 'List(%'
+""",
+        }
+
+
 class TestSplitPart(AmpUtilsBatch, BaseSplitPart):
     pass
 
