@@ -377,6 +377,104 @@ where arrow_typeof(i64) <> 'Int64' or arrow_typeof(u64) <> 'UInt64'
         }
 
 
+def _date_math_cases() -> tuple[list[tuple[str, str]], list[tuple[str, str]]]:
+    """(dateadd call, expected 'YYYY-MM-DD HH:MM:SS'), (datediff call, expected int)."""
+    from datetime import date
+
+    # a block timestamp (the \" are Jinja escapes: the calls below are Jinja string arguments)
+    block_ts = r"""arrow_cast('{}', 'Timestamp(Nanosecond, Some(\"+00:00\"))')"""
+    far_days = (date(9999, 12, 31) - date(2024, 1, 1)).days
+    adds = [
+        ("dateadd('year', 100, \"'2200-01-01'\")", "2300-01-01 00:00:00"),
+        ("dateadd('day', 1, \"'9999-12-30'\")", "9999-12-31 00:00:00"),
+        ("dateadd('day', -1, \"'9999-12-31'\")", "9999-12-30 00:00:00"),
+        ("dateadd('month', 1, \"'2024-01-31'\")", "2024-02-29 00:00:00"),
+        ("dateadd('month', -1, \"'2024-03-31'\")", "2024-02-29 00:00:00"),
+        ("dateadd('month', 1, \"'2023-01-31'\")", "2023-02-28 00:00:00"),
+        ("dateadd('year', 1, \"'2024-02-29'\")", "2025-02-28 00:00:00"),
+        ("dateadd('quarter', 1, \"'2023-11-30'\")", "2024-02-29 00:00:00"),
+        ("dateadd('quarter', -4, \"'9999-12-31'\")", "9998-12-31 00:00:00"),
+        ("dateadd('week', -2, \"'2024-01-10'\")", "2023-12-27 00:00:00"),
+        ("dateadd('day', -1, \"'1600-03-01'\")", "1600-02-29 00:00:00"),
+        ("dateadd('hour', 5, \"cast('2024-01-01' as date)\")", "2024-01-01 05:00:00"),
+        (
+            f"dateadd('hour', 5, \"{block_ts.format('2024-01-01T22:00:00Z')}\")",
+            "2024-01-02 03:00:00",
+        ),
+        (
+            f"dateadd('day', -1, \"{block_ts.format('2024-03-01T00:00:00Z')}\")",
+            "2024-02-29 00:00:00",
+        ),
+    ]
+    diffs = [
+        ("datediff(\"'2024-01-01'\", \"'9999-12-31'\", 'day')", str(far_days)),
+        ("datediff(\"'9999-12-31'\", \"'2024-01-01'\", 'day')", str(-far_days)),
+        ("datediff(\"'2024-01-01'\", \"'9999-12-31'\", 'year')", "7975"),
+        ("datediff(\"'2024-01-01'\", \"'9999-12-31'\", 'quarter')", str(7975 * 4 + 3)),
+        ("datediff(\"'2024-01-01'\", \"'9999-12-31'\", 'month')", str(7975 * 12 + 11)),
+        ("datediff(\"'9999-12-31'\", \"'2024-01-01'\", 'month')", str(-(7975 * 12 + 11))),
+        # 2024-01-01 is a Monday and 9999-12-31 a Friday: whole weeks, no extra boundary
+        ("datediff(\"'2024-01-01'\", \"'9999-12-31'\", 'week')", str(far_days // 7)),
+        ("datediff(\"'2024-01-01'\", \"'2024-01-15'\", 'week')", "2"),
+        ("datediff(\"'2024-01-31'\", \"'2024-03-01'\", 'month')", "2"),
+        ("datediff(\"'2024-02-28'\", \"'2024-03-01'\", 'day')", "2"),
+        ("datediff(\"'2023-02-28'\", \"'2023-03-01'\", 'day')", "1"),
+        ("datediff(\"'2024-03-31'\", \"'2024-04-01'\", 'quarter')", "1"),
+        ("datediff(\"'1969-12-31 22:59:59'\", \"'1969-12-31 23:00:00'\", 'hour')", "1"),
+        ("datediff(\"'1969-12-31 23:30:00'\", \"'1970-01-01 00:10:00'\", 'hour')", "1"),
+        ("datediff(\"'1969-12-31 23:30:00'\", \"'1969-12-31 23:10:00'\", 'hour')", "0"),
+        (
+            "datediff(\"'9999-12-31 00:00:00'\", \"'9999-12-31 00:00:01.5'\", 'millisecond')",
+            "1500",
+        ),
+        (
+            "datediff(\"'9999-12-31 00:00:00'\", \"'9999-12-31 00:00:01'\", 'microsecond')",
+            "1000000",
+        ),
+        (
+            f'datediff("{block_ts.format("2024-01-01T23:00:00Z")}", '
+            f"\"{block_ts.format('2024-01-02T01:00:00Z')}\", 'day')",
+            "1",
+        ),
+        (
+            f'datediff("{block_ts.format("2024-01-01T23:00:00Z")}", '
+            f"\"{block_ts.format('2024-01-02T01:00:00Z')}\", 'hour')",
+            "2",
+        ),
+        (
+            f"datediff(\"{block_ts.format('2024-01-01T23:00:00Z')}\", \"'9999-12-31'\", 'day')",
+            str(far_days),
+        ),
+    ]
+    return adds, diffs
+
+
+class TestAmpDateMath(AmpUtilsBatch):
+    """dateadd / datediff beyond DataFusion's nanosecond TIMESTAMP range (1677-2262), with
+    negative amounts, month ends, leap years, quarters, weeks and tz-aware block timestamps."""
+
+    @classmethod
+    def singular_tests(cls):
+        adds, diffs = _date_math_cases()
+        rows = [
+            f"select {i} as n, cast({{{{ {call} }}}} as varchar) as got, '{want}' as want"
+            for i, (call, want) in enumerate(adds)
+        ]
+        rows += [
+            f"select {100 + i}, cast({{{{ {call} }}}} as varchar), '{want}'"
+            for i, (call, want) in enumerate(diffs)
+        ]
+        union = "\nunion all\n".join(rows)
+        return {
+            "amp_date_math.sql": f"""
+select * from (
+{union}
+) cases
+where replace(got, 'T', ' ') is distinct from want
+"""
+        }
+
+
 class TestSplitPart(AmpUtilsBatch, BaseSplitPart):
     pass
 

@@ -3,11 +3,14 @@
   integer by an interval (`n * interval '1 day'` is a planning error), so the interval is built by
   casting the text `'<n> <unit>'` to INTERVAL, which works for column and literal amounts alike.
   `quarter` and `week` are not interval units DataFusion parses: they become 3 months / 7 days.
+  Month arithmetic clamps to the month's end like Postgres ('2024-01-31' + 1 month = 2024-02-29).
 
-  The start value is cast to TIMESTAMP first so that string literals ('2023-09-01'), DATEs and
-  TIMESTAMPs all work and sub-day parts are not truncated away from a DATE (DataFusion's
-  `date + interval '1 hour'` stays a DATE). The result is a naive TIMESTAMP(ns), like Postgres'
-  `date + interval`; a UTC timestamp such as a block `timestamp` keeps its UTC wall-clock value.
+  The start value is converted to a naive microsecond timestamp, `Timestamp(Microsecond, None)`
+  (amp_timestamp_us), so that string literals ('2023-09-01'), DATEs and TIMESTAMPs all work, sub-day
+  parts are not truncated away from a DATE, and dates outside 1677-2262 (the range of DataFusion's
+  nanosecond TIMESTAMP), such as '9999-12-31' sentinels, work. The result is that naive timestamp,
+  like Postgres' `date + interval`; a UTC timestamp such as a block `timestamp` keeps its UTC
+  wall-clock value.
 -#}
 {% macro amp__dateadd(datepart, interval, from_date_or_timestamp) %}
     {%- set part = amp_normalize_datepart(datepart) -%}
@@ -17,7 +20,17 @@
     {%- elif part == 'week' -%}
         {%- set part, multiplier = 'day', 7 -%}
     {%- endif -%}
-    (cast({{ from_date_or_timestamp }} as timestamp) + cast(({{ interval }}){% if multiplier != 1 %} * {{ multiplier }}{% endif %} || ' {{ part }}' as interval))
+    ({{ amp_timestamp_us(from_date_or_timestamp) }} + cast(({{ interval }}){% if multiplier != 1 %} * {{ multiplier }}{% endif %} || ' {{ part }}' as interval))
+{%- endmacro %}
+
+
+{#-
+  A date, timestamp (naive or tz-aware: its wall-clock value) or ISO string as a naive
+  microsecond timestamp, which spans years 1-9999 (DataFusion's TIMESTAMP is nanoseconds:
+  1677-2262 only).
+-#}
+{% macro amp_timestamp_us(value) -%}
+    arrow_cast({{ value }}, 'Timestamp(Microsecond, None)')
 {%- endmacro %}
 
 

@@ -4,23 +4,26 @@
   no `datediff()`, and subtracting two dates gives different types across DataFusion versions, so:
 
   * year / quarter / month: differences of `date_part(...)` (Int32 in DataFusion);
-  * day / hour / minute / second / millisecond / microsecond: both sides truncated to the part and
-    compared as exact Int64 nanoseconds since the epoch (`cast(timestamp as bigint)`);
+  * day / hour / minute / second / millisecond / microsecond: both sides as exact Int64
+    microseconds since the epoch, floor-divided by the part's length (so the count of boundaries
+    crossed, also before 1970), then subtracted;
   * week: day difference / 7, adjusted by day of week (dbt-postgres' formula).
 
-  Both arguments are cast to TIMESTAMP, so string literals, DATEs and UTC TIMESTAMPs all work.
+  Both arguments are converted to naive microsecond timestamps (amp_timestamp_us), so string
+  literals, DATEs and (UTC) TIMESTAMPs all work, including dates outside 1677-2262 such as
+  '9999-12-31' sentinels (DataFusion's nanosecond TIMESTAMP and date_trunc overflow there).
 -#}
 {% macro amp__datediff(first_date, second_date, datepart) -%}
     {%- set part = amp_normalize_datepart(datepart) -%}
-    {%- set a = 'cast(' ~ first_date ~ ' as timestamp)' -%}
-    {%- set b = 'cast(' ~ second_date ~ ' as timestamp)' -%}
-    {%- set nanos = {
-        'day': 86400000000000,
-        'hour': 3600000000000,
-        'minute': 60000000000,
-        'second': 1000000000,
-        'millisecond': 1000000,
-        'microsecond': 1000,
+    {%- set a = amp_timestamp_us(first_date) -%}
+    {%- set b = amp_timestamp_us(second_date) -%}
+    {%- set micros = {
+        'day': 86400000000,
+        'hour': 3600000000,
+        'minute': 60000000,
+        'second': 1000000,
+        'millisecond': 1000,
+        'microsecond': 1,
     } -%}
     {%- if part == 'year' -%}
         (date_part('year', {{ b }}) - date_part('year', {{ a }}))
@@ -35,9 +38,17 @@
             else
                 case when {{ a }} <= {{ b }} then 1 else 0 end
         end)
-    {%- elif part in nanos -%}
-        ((cast(date_trunc('{{ part }}', {{ b }}) as bigint) - cast(date_trunc('{{ part }}', {{ a }}) as bigint)) / {{ nanos[part] }})
+    {%- elif part == 'microsecond' -%}
+        (cast({{ b }} as bigint) - cast({{ a }} as bigint))
+    {%- elif part in micros -%}
+        ({{ amp_floor_div('cast(' ~ b ~ ' as bigint)', micros[part]) }} - {{ amp_floor_div('cast(' ~ a ~ ' as bigint)', micros[part]) }})
     {%- else -%}
         {{ exceptions.raise_compiler_error("datediff: unsupported datepart '" ~ datepart ~ "' on Amp (use year, quarter, month, week, day, hour, minute, second, millisecond or microsecond)") }}
     {%- endif -%}
+{%- endmacro %}
+
+
+{#- floor(x / n) for an integer SQL expression x and a positive integer n (SQL `/` truncates). -#}
+{% macro amp_floor_div(x, n) -%}
+    (({{ x }} - ((({{ x }}) % {{ n }}) + {{ n }}) % {{ n }}) / {{ n }})
 {%- endmacro %}
