@@ -17,13 +17,17 @@ asserts on the status (and message) of its own unit-test node.
 from __future__ import annotations
 
 import re
+import shutil
+from pathlib import Path
 
 import pytest
+import yaml
 from dbt.tests.adapter.unit_testing import (
     test_case_insensitivity,
     test_invalid_input,
     test_quoted_reserved_word_column_names,
 )
+from dbt.tests.util import run_dbt
 
 from tests.functional.adapter.ephemeral_batch import EphemeralBatchProject
 from tests.profiles import amp_target
@@ -369,3 +373,24 @@ def test_wrong_expectation_diff(unit_results):
 def test_invalid_input_fixture_reused():
     """The expected-output message above is the one dbt-tests-adapter's suite asserts."""
     assert "test_invalid_expect_column_name" in test_invalid_input.test_my_model_yml
+
+
+EXAMPLE_PROJECT = Path(__file__).resolve().parents[3] / "integration_tests"
+
+
+def test_example_project_builds(amp_server, tmp_path):
+    """The README's example project (integration_tests/): `dbt build` passes, including its unit
+    tests (e.g. a max-uint256 transfer must not abort token_daily_volume)."""
+    root = tmp_path / "example"
+    shutil.copytree(
+        EXAMPLE_PROJECT, root, ignore=shutil.ignore_patterns("target", "logs", ".user.yml")
+    )
+    profiles = {"amp_analytics": {"target": "local", "outputs": {"local": amp_target(amp_server)}}}
+    (root / "profiles.yml").write_text(yaml.safe_dump(profiles))
+    results = run_dbt(
+        ["build", "--project-dir", str(root), "--profiles-dir", str(root)], expect_pass=None
+    )
+    statuses = {r.node.name: str(r.status) for r in results}
+    assert statuses.get("token_daily_volume_survives_max_uint256") == "pass", statuses
+    failed = {n: s for n, s in statuses.items() if s not in ("pass", "success")}
+    assert not failed, failed
