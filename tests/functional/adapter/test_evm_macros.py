@@ -182,6 +182,15 @@ select 'shift' as problem
 where {{ token_amount("'1500000000000000000'", 18) }} <> '1.5'
    or {{ token_amount("'1500000000000000000'") }} <> '1.5'
    or {{ token_amount("'123'", 0) }} <> '123'
+union all
+-- the documented way to aggregate: sum raw DECIMAL(76, 0) amounts, then scale (max-uint256 skipped)
+select 'sum' from (
+    select {{ token_amount("sum(try_cast(v as decimal(76, 0)))", 18) }} as total,
+           sum({{ token_amount('v', 18, as_double=true) }}) as approx
+    from (values ('1500000000000000000'), ('2000000000000000000'),
+                 ('115792089237316195423570985008687907853269984665640564039457584007913129639935')) t(v)
+) s
+where total <> '3.5' or total is null or approx < 1e59
 """,
     # base snapshot: the same macros on another chain
     "base_transfers.sql": f"""

@@ -24,8 +24,9 @@
   get_latest_block(relation, column='block_num', default=none): the highest block in a dataset
   table, queried when the macro runs (`select max(block_num) from <relation>`), as an int.
   Returns `default` while dbt parses (no `execute`) and when the table is empty. `relation` must be
-  something Amp can query: a source (`source('eth_rpc', 'blocks')`), a dataset model's ref, or a
-  full reference string ('"_/eth_rpc@1.0.0".blocks'); not an ephemeral model (a CTE).
+  something Amp can query: a source (`source('eth_rpc', 'blocks')`), a dependency alias's table
+  (`ref('eth').blocks`), or a full reference string to a dataset table ('"_/eth_rpc@1.0.0".blocks');
+  not an ephemeral model (a CTE).
 
     {% set head = get_latest_block(source('eth_rpc', 'blocks')) %}
     where {{ block_range(head - 100 if head is not none else none) }}
@@ -35,7 +36,7 @@
         {{ return(default) }}
     {%- endif -%}
     {%- if relation is not string and relation.is_cte -%}
-        {{ exceptions.raise_compiler_error("get_latest_block: " ~ relation ~ " is an ephemeral model (a CTE) and cannot be queried on its own; pass a source or a dataset relation") }}
+        {{ exceptions.raise_compiler_error("get_latest_block: " ~ relation ~ " is an ephemeral model (a CTE) and cannot be queried on its own; pass a source or a dataset table such as '\"_/eth_rpc@1.0.0\".blocks'") }}
     {%- endif -%}
     {%- set result = run_query('select max(' ~ column ~ ') as latest_block from ' ~ relation) -%}
     {%- set value = result.columns[0].values()[0] if result and result.rows | length > 0 else none -%}

@@ -51,6 +51,16 @@
   (Amp's shift_units(value, -decimals)), as an exact decimal string without trailing zeros:
   token_amount("ev['value']", 18) on '1500000000000000000' gives '1.5'. `decimals` is an integer
   or a SQL expression. as_double=true casts the result to DOUBLE (lossy) for arithmetic.
+
+  The result is text, so `sum({{ token_amount(...) }})` fails ("sum does not support Utf8").
+  To aggregate, sum the raw amounts as DECIMAL(76, 0) and scale the sum (exact):
+
+    {{ token_amount("sum(try_cast(ev['value'] as decimal(76, 0)))", 18) }}
+
+  (try_cast gives NULL, so sum skips, amounts over 76 digits such as max-uint256; a Decimal256
+  sum past ~5.8e76 wraps around silently, so also bound the amounts you sum, e.g.
+  `case when length(v) <= 60 then try_cast(v as decimal(76, 0)) end`), or sum DOUBLEs (lossy):
+  `sum({{ token_amount("ev['value']", 18, as_double=true) }})`.
 -#}
 {% macro token_amount(value, decimals=18, as_double=false) -%}
     {%- if decimals is number -%}
