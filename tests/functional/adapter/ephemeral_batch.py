@@ -127,13 +127,17 @@ def seed_yml_column_types(yml_text: str) -> dict[str, dict[str, str]]:
 
 
 def relations_equal_test(actual: str, expected: str, columns: list[str]) -> str:
-    """Singular test: `check_relations_equal` + column-type equality, over ephemeral models."""
+    """Singular test: `check_relations_equal` + column-type equality, over ephemeral models.
+
+    Types are compared on one anchor row left-joined to (at most) one row of each side, so they
+    are compared even when a side has no rows (arrow_typeof of the NULL is the column's type)."""
     cols = ", ".join(f'"{c}"' for c in columns)
     type_checks = "\n".join(
         f"""union all
 select 'type of {c}: ' || arrow_typeof(a."{c}") || ' vs expected ' || arrow_typeof(e."{c}") as problem
-from (select * from {{{{ ref('{actual}') }}}} limit 1) a
-cross join (select * from {{{{ ref('{expected}') }}}} limit 1) e
+from (select 1 as anchor) one_row
+left join (select * from {{{{ ref('{actual}') }}}} limit 1) a on true
+left join (select * from {{{{ ref('{expected}') }}}} limit 1) e on true
 where arrow_typeof(a."{c}") <> arrow_typeof(e."{c}")"""
         for c in columns
     )

@@ -475,6 +475,33 @@ where replace(got, 'T', ' ') is distinct from want
         }
 
 
+class TestRelationsEqualChecksTypesOfEmptyRelations(AmpUtilsBatch):
+    """The harness itself: relations_equal_test must catch a type difference when both sides
+    are empty (the rows are trivially equal; the type check must not pass vacuously)."""
+
+    @classmethod
+    def singular_tests(cls):
+        return {
+            "harness_types_empty.sql": relations_equal_test("empty_int", "empty_bigint", ["id"])
+        }
+
+    @classmethod
+    def contribute(cls, project):
+        super().contribute(project)
+        project.add_model(cls.__name__, "empty_int.sql", "select cast(1 as int) as id where false")
+        project.add_model(
+            cls.__name__, "empty_bigint.sql", "select cast(1 as bigint) as id where false"
+        )
+
+    def test_build_assert_equal(self, utils_build):
+        results = [
+            r for r in utils_build.for_owner(type(self).__name__) if r.node.resource_type == "test"
+        ]
+        assert [str(r.status) for r in results] == ["fail"], [
+            (r.node.unique_id, str(r.status), r.message) for r in results
+        ]
+
+
 class TestSplitPart(AmpUtilsBatch, BaseSplitPart):
     pass
 
