@@ -315,3 +315,46 @@ def test_only_connectivity_errors_are_retried(monkeypatch, error, calls):
     with pytest.raises(type(error)):
         AmpConnectionManager.with_retries(_manager(2), once)
     assert len(attempts) == calls
+
+
+def test_token_resolved_once_per_connection(server, tmp_path, monkeypatch):
+    """Without a profile/env token the Amp CLI login cache is read (and its expiry warned about)
+    once per connection open, not once per query on either path."""
+    from dbt.adapters.contracts.connection import Connection, ConnectionState
+
+    from dbt.adapters.amp import credentials as credentials_module
+
+    monkeypatch.setenv("HOME", str(tmp_path))
+    monkeypatch.delenv("AMP_AUTH_TOKEN", raising=False)
+    cache = tmp_path / ".amp" / "cache"
+    cache.mkdir(parents=True)
+    (cache / "amp_cli_auth").write_text(json.dumps({"accessToken": "cli-tok", "expiry": 1}))
+    reads, warnings = [], []
+    real_read = credentials_module.read_cli_auth_file
+
+    def counting_read(path):
+        reads.append(path)
+        return real_read(path)
+
+    monkeypatch.setattr(credentials_module, "read_cli_auth_file", counting_read)
+    monkeypatch.setattr(credentials_module.logger, "warning", warnings.append)
+    creds = AmpCredentials(query_url=f"grpc://127.0.0.1:{server.port}", schema="ns")
+    conn = Connection(type="amp", name="t", credentials=creds, state=ConnectionState.INIT)
+    AmpConnectionManager.open(conn)
+    server.calls.clear()
+    server.headers.clear()
+    try:
+        for _ in range(3):
+            assert run_counting(conn, "select 1").rows == 3
+            assert len(_adbc_fetch(conn.handle, "select 1")) == 3
+    finally:
+        AmpConnectionManager.close(conn)
+    assert len(reads) == 1 and len(warnings) == 1, (reads, warnings)
+    assert "has expired" in warnings[0]
+    assert {h["authorization"][0] for h in server.headers} == {"Bearer cli-tok"}
+    AmpConnectionManager.open(conn)  # a new open reads the login cache again
+    try:
+        run_counting(conn, "select 1")
+    finally:
+        AmpConnectionManager.close(conn)
+    assert len(reads) == 2

@@ -27,7 +27,12 @@ from dbt.adapters.exceptions import FailedToConnectError
 from dbt.adapters.sql import SQLConnectionManager
 from dbt_common.exceptions import DbtDatabaseError, DbtRuntimeError
 
-from dbt.adapters.amp.credentials import AmpCredentials, resolve_token
+from dbt.adapters.amp.credentials import (
+    AmpCredentials,
+    TransportSettings,
+    resolve_token,
+    transport_of,
+)
 from dbt.adapters.amp.types import arrow_type_to_sql, to_python_column
 
 logger = AdapterLogger("Amp")
@@ -279,13 +284,16 @@ class AmpCursor:
 class AmpHandle:
     """`connection.handle`: one ADBC connection, its live statements, and no transactions."""
 
-    def __init__(self, credentials: AmpCredentials) -> None:
+    def __init__(
+        self, credentials: AmpCredentials, settings: TransportSettings | None = None
+    ) -> None:
         self.credentials = credentials
+        settings = settings or credentials.transport()
         self._lock = threading.Lock()
         self._statements: set[adbc_driver_manager.AdbcStatement] = set()
         with _OPEN_LOCK:
             self._conn = flightsql.connect(
-                credentials.query_url, db_kwargs=adbc_db_options(credentials), autocommit=True
+                settings.query_url, db_kwargs=adbc_db_options(settings), autocommit=True
             )
 
     def cursor(self) -> AmpCursor:
@@ -327,23 +335,22 @@ class AmpHandle:
         self._conn.close()
 
 
-def adbc_db_options(credentials: AmpCredentials) -> dict[str, str]:
+def adbc_db_options(settings: TransportSettings) -> dict[str, str]:
     options: dict[str, str] = {}
-    token = credentials.resolved_token()
-    if token:
-        options[DB_OPT.AUTHORIZATION_HEADER.value] = f"Bearer {token}"
-    for name, value in credentials.headers.items():
-        options[DB_OPT.RPC_CALL_HEADER_PREFIX.value + name.lower()] = str(value)
-    if credentials.use_tls:
-        if credentials.tls_skip_verify:
+    if settings.token:
+        options[DB_OPT.AUTHORIZATION_HEADER.value] = f"Bearer {settings.token}"
+    for name, value in settings.headers:
+        options[DB_OPT.RPC_CALL_HEADER_PREFIX.value + name] = value
+    if settings.use_tls:
+        if settings.tls_skip_verify:
             options[DB_OPT.TLS_SKIP_VERIFY.value] = "true"
-        if credentials.tls_root_certs:
-            options[DB_OPT.TLS_ROOT_CERTS.value] = credentials.root_certs_pem() or ""
-        if credentials.tls_override_hostname:
-            options[DB_OPT.TLS_OVERRIDE_HOSTNAME.value] = credentials.tls_override_hostname
-    if credentials.query_timeout:
-        options[DB_OPT.TIMEOUT_QUERY.value] = str(float(credentials.query_timeout))
-        options[DB_OPT.TIMEOUT_FETCH.value] = str(float(credentials.query_timeout))
+        if settings.tls_root_certs:
+            options[DB_OPT.TLS_ROOT_CERTS.value] = settings.root_certs_pem() or ""
+        if settings.tls_override_hostname:
+            options[DB_OPT.TLS_OVERRIDE_HOSTNAME.value] = settings.tls_override_hostname
+    if settings.timeout:
+        options[DB_OPT.TIMEOUT_QUERY.value] = str(float(settings.timeout))
+        options[DB_OPT.TIMEOUT_FETCH.value] = str(float(settings.timeout))
     return options
 
 
@@ -355,15 +362,18 @@ class AmpConnectionManager(SQLConnectionManager):
         if connection.state == ConnectionState.OPEN:
             return connection
         credentials: AmpCredentials = connection.credentials
+        settings = transport_of(connection)
         try:
-            connection.handle = AmpHandle(credentials)
+            connection.handle = AmpHandle(credentials, settings)
             connection.state = ConnectionState.OPEN
         except adbc_driver_manager.Error as exc:
             connection.handle = None
             connection.state = ConnectionState.FAIL
             raise translate_error(exc, credentials) from exc
-        _, source = resolve_token(credentials.token)
-        logger.debug(f"Opened Amp connection to {credentials.query_url} (token from {source})")
+        logger.debug(
+            f"Opened Amp connection to {credentials.query_url} "
+            f"(token from {settings.token_source})"
+        )
         return connection
 
     def cancel(self, connection: Connection) -> None:
@@ -380,6 +390,7 @@ class AmpConnectionManager(SQLConnectionManager):
         if side is not None:
             connection._amp_flight = None
             side.close()
+        connection._amp_transport = None  # a reopened connection reads the token again
         return super().close(connection)
 
     @contextmanager

@@ -91,6 +91,40 @@ def resolve_token(profile_token: str | None) -> tuple[str | None, str]:
     return None, "none"
 
 
+@dataclass(frozen=True, repr=False)
+class TransportSettings:
+    """What every Flight call of one connection sends: built once per connection (so the Amp CLI
+    login cache is read, and its expiry warned about, once), used by both the ADBC and the
+    pyarrow.flight path. `headers` names are lowercased; the token is never shown."""
+
+    query_url: str
+    token: str | None
+    token_source: str
+    headers: tuple[tuple[str, str], ...]
+    use_tls: bool
+    tls_skip_verify: bool
+    tls_root_certs: str | None
+    tls_override_hostname: str | None
+    timeout: float | None
+
+    def __repr__(self) -> str:
+        return f"TransportSettings({self.query_url!r}, token from {self.token_source})"
+
+    def root_certs_pem(self) -> str | None:
+        if not self.tls_root_certs:
+            return None
+        return Path(self.tls_root_certs).expanduser().read_text()
+
+
+def transport_of(connection: Any) -> TransportSettings:
+    """The connection's transport settings, built on first use and kept until it is closed."""
+    settings = getattr(connection, "_amp_transport", None)
+    if settings is None:
+        settings = connection.credentials.transport()
+        connection._amp_transport = settings
+    return settings
+
+
 @dataclass(repr=False)
 class AmpCredentials(Credentials):
     # Amp has no databases; `amp` is the name of its default session catalog. Never rendered.
@@ -221,10 +255,17 @@ class AmpCredentials(Credentials):
     def use_tls(self) -> bool:
         return urlparse(self.query_url).scheme == "grpc+tls"
 
-    def resolved_token(self) -> str | None:
-        return resolve_token(self.token)[0]
-
-    def root_certs_pem(self) -> str | None:
-        if not self.tls_root_certs:
-            return None
-        return Path(self.tls_root_certs).expanduser().read_text()
+    def transport(self) -> TransportSettings:
+        """The transport settings, with the token resolved now (reads the CLI login cache)."""
+        token, source = resolve_token(self.token)
+        return TransportSettings(
+            query_url=self.query_url,
+            token=token,
+            token_source=source,
+            headers=tuple((str(k).lower(), str(v)) for k, v in self.headers.items()),
+            use_tls=self.use_tls,
+            tls_skip_verify=self.tls_skip_verify,
+            tls_root_certs=self.tls_root_certs,
+            tls_override_hostname=self.tls_override_hostname,
+            timeout=self.query_timeout or None,
+        )

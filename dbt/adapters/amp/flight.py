@@ -18,7 +18,7 @@ import pyarrow as pa
 import pyarrow.flight as fl
 from adbc_driver_manager import AdbcStatusCode
 
-from dbt.adapters.amp.credentials import AmpCredentials
+from dbt.adapters.amp.credentials import TransportSettings, transport_of
 
 STATEMENT_QUERY_TYPE_URL = b"type.googleapis.com/arrow.flight.protocol.sql.CommandStatementQuery"
 
@@ -114,25 +114,23 @@ def _as_adbc_error(exc: Exception) -> Exception:
     return exc
 
 
-def _client(credentials: AmpCredentials) -> fl.FlightClient:
+def _client(settings: TransportSettings) -> fl.FlightClient:
     kwargs: dict = {}
-    if credentials.use_tls:
-        kwargs["disable_server_verification"] = credentials.tls_skip_verify
-        if credentials.tls_root_certs:
-            kwargs["tls_root_certs"] = credentials.root_certs_pem()
-        if credentials.tls_override_hostname:
-            kwargs["override_hostname"] = credentials.tls_override_hostname
-    location = credentials.query_url.replace("grpc://", "grpc+tcp://", 1)
+    if settings.use_tls:
+        kwargs["disable_server_verification"] = settings.tls_skip_verify
+        if settings.tls_root_certs:
+            kwargs["tls_root_certs"] = settings.root_certs_pem()
+        if settings.tls_override_hostname:
+            kwargs["override_hostname"] = settings.tls_override_hostname
+    location = settings.query_url.replace("grpc://", "grpc+tcp://", 1)
     return fl.FlightClient(location, **kwargs)
 
 
-def _call_options(credentials: AmpCredentials) -> fl.FlightCallOptions:
-    headers = [(k.lower().encode(), str(v).encode()) for k, v in credentials.headers.items()]
-    token = credentials.resolved_token()
-    if token:
-        headers.append((b"authorization", f"Bearer {token}".encode()))
-    timeout = credentials.query_timeout or None
-    return fl.FlightCallOptions(headers=headers, timeout=timeout)
+def _call_options(settings: TransportSettings) -> fl.FlightCallOptions:
+    headers = [(k.encode(), v.encode()) for k, v in settings.headers]
+    if settings.token:
+        headers.append((b"authorization", f"Bearer {settings.token}".encode()))
+    return fl.FlightCallOptions(headers=headers, timeout=settings.timeout)
 
 
 def _parse_metadata(raw: bytes, result: QueryResult) -> None:
@@ -150,8 +148,9 @@ class FlightSide:
     """The pyarrow.flight client of one dbt connection, and the streams it is reading (for
     cancel). Kept on the dbt `Connection`, so a query model never opens the ADBC handle."""
 
-    def __init__(self, credentials: AmpCredentials) -> None:
-        self.client = _client(credentials)
+    def __init__(self, settings: TransportSettings) -> None:
+        self.client = _client(settings)
+        self.options = _call_options(settings)
         self.readers: set = set()
         self.lock = threading.Lock()
 
@@ -159,7 +158,7 @@ class FlightSide:
     def of(cls, connection) -> FlightSide:
         side = getattr(connection, "_amp_flight", None)
         if side is None:
-            side = cls(connection.credentials)
+            side = cls(transport_of(connection))
             connection._amp_flight = side
         return side
 
@@ -187,10 +186,8 @@ class FlightSide:
 
 def run_counting(connection, sql: str) -> QueryResult:
     """GetFlightInfo + DoGet for `sql`; batches are counted and dropped as they arrive."""
-    credentials: AmpCredentials = connection.credentials
     handle = FlightSide.of(connection)
-    client = handle.client
-    options = _call_options(credentials)
+    client, options = handle.client, handle.options
     result = QueryResult()
     try:
         info = client.get_flight_info(
