@@ -20,7 +20,7 @@ from datafusion import catalog as df_catalog
 from sqlglot import exp
 
 from amp_local.datasets import BlockRange, Dataset, DatasetNotFound, DatasetStore, Table
-from amp_local.errors import AmpError
+from amp_local.errors import AmpError, caused_by
 from amp_local.plans import alias_names, join_node, qualifier, table_scans
 from amp_local.references import DatasetReference, InvalidReference, validate_table_name
 from amp_local.udfs import clean_error_text, install_udfs, rewrite_udf_calls, unrewrite_text
@@ -34,11 +34,6 @@ SETTINGS_RE = re.compile(
 NOT_FOUND_RE = re.compile(r"table '(?:amp|datafusion)\.(.+)\.([^.']+)' not found")
 DEFAULT_CATALOG = "amp"
 BLOCK_NUM_CALL_RE = re.compile(r"\bblock_num\s*\(\s*\)", re.I)
-
-
-def amp_error_text(message: str) -> str:
-    """DataFusion's message with the UDF rewrite undone (Amp's function names, no wrappers)."""
-    return clean_error_text(message)
 
 
 @dataclass(frozen=True)
@@ -77,12 +72,6 @@ def split_settings(sql: str) -> tuple[str, bool]:
     return sql[: match.start()], settings.get("stream") == "true"
 
 
-def caused_by(error: str, *causes: str) -> str:
-    """Amp's gRPC message shape: `<error> | Caused by: <cause1> -> <cause2>`."""
-    causes = tuple(c for c in causes if c)
-    return f"{error} | Caused by: {' -> '.join(causes)}" if causes else error
-
-
 def conform_batch(batch: pa.RecordBatch, schema: pa.Schema) -> pa.RecordBatch:
     """Give a batch the planned schema: the physical plan may know more (e.g. non-null
     aggregates from statistics) than the logical schema sent in FlightInfo."""
@@ -91,6 +80,16 @@ def conform_batch(batch: pa.RecordBatch, schema: pa.Schema) -> pa.RecordBatch:
     if batch.schema.types == schema.types:
         return pa.RecordBatch.from_arrays(batch.columns, schema=schema)
     return batch.cast(schema)
+
+
+def catalog_qualified(reference: str) -> AmpError:
+    return AmpError(
+        "TABLE_REFERENCE_RESOLUTION",
+        caused_by(
+            "invalid table reference",
+            f"Catalog-qualified table references are not supported: {reference}",
+        ),
+    )
 
 
 def _check_alias_names(names) -> None:
@@ -193,14 +192,7 @@ class QueryEngine:
         bound = []
         for catalog, spelling, name in scans:
             if catalog is not None:
-                raise AmpError(
-                    "TABLE_REFERENCE_RESOLUTION",
-                    caused_by(
-                        "invalid table reference",
-                        "Catalog-qualified table references are not supported: "
-                        f"{catalog}.{spelling}.{name}",
-                    ),
-                )
+                raise catalog_qualified(f"{catalog}.{spelling}.{name}")
             if spelling is None:
                 continue  # CTEs and values lists are inlined; a bare table would not plan
             dataset, table = self._bind(spelling, name)
@@ -245,13 +237,7 @@ class QueryEngine:
             if not table.name:
                 continue  # table functions such as unnest
             if table.catalog:
-                raise AmpError(
-                    "TABLE_REFERENCE_RESOLUTION",
-                    caused_by(
-                        "invalid table reference",
-                        f"Catalog-qualified table references are not supported: {table.sql()}",
-                    ),
-                )
+                raise catalog_qualified(table.sql())
             if not table.db:
                 if table.name in ctes:
                     continue
@@ -321,7 +307,7 @@ class QueryEngine:
 
     @staticmethod
     def _planning_error(message: str) -> AmpError:
-        message = amp_error_text(message)
+        message = clean_error_text(message)
         if "ParserError" in message or "SQL error" in message:
             return AmpError("SQL_PARSE_ERROR", caused_by("invalid SQL", message))
         if "not supported" in message and any(k in message for k in ("DDL", "DML", "Statement")):
@@ -366,7 +352,7 @@ class QueryEngine:
             raise
         except Exception as exc:
             raise AmpError(
-                "EXECUTION_ERROR", caused_by("query execution failed", amp_error_text(str(exc)))
+                "EXECUTION_ERROR", caused_by("query execution failed", clean_error_text(str(exc)))
             ) from None
 
 

@@ -62,3 +62,9 @@ class AmpError(Exception):
     def to_json(self) -> dict[str, str]:
         """The HTTP error body shape: `{"error_code", "error_message"}`."""
         return {"error_code": self.error_code, "error_message": self.message}
+
+
+def caused_by(error: str, *causes: str) -> str:
+    """Amp's gRPC message shape: `<error> | Caused by: <cause1> -> <cause2>`."""
+    causes = tuple(c for c in causes if c)
+    return f"{error} | Caused by: {' -> '.join(causes)}" if causes else error

@@ -69,6 +69,25 @@ def slice_batch(
         yield batch.slice(offset, rows)
 
 
+def schema_frame(schema: pa.Schema) -> bytes:
+    """The FlightData message that opens a DoGet stream: the result schema."""
+    return pw.encode_flight_data(*ipc_messages(schema, None)[0])
+
+
+def batch_frames(schema: pa.Schema, batch: pa.RecordBatch | None, meta: bytes) -> Iterator[bytes]:
+    """FlightData messages for `batch` (None: an empty batch), sliced under 2 MiB, each with `meta`."""
+    if batch is None:
+        batch = pa.RecordBatch.from_pylist([], schema=schema)
+    for piece in slice_batch(batch):
+        for header, body in ipc_messages(schema, piece)[1:]:
+            yield pw.encode_flight_data(header, body, meta)
+
+
+def _header(context: grpc.ServicerContext, name: str) -> str | None:
+    """A request header's value (names are case-insensitive)."""
+    return next((v for k, v in context.invocation_metadata() if k.lower() == name), None)
+
+
 def app_metadata(ranges: list[BlockRange], complete: bool) -> bytes:
     return json.dumps(
         {"ranges": [r.to_json() for r in ranges], "ranges_complete": complete},
@@ -92,8 +111,7 @@ class FlightService:
     def _check_auth(self, context: grpc.ServicerContext) -> None:
         if self.token is None:
             return
-        headers = {k.lower(): v for k, v in context.invocation_metadata()}
-        scheme, _, token = headers.get("authorization", "").partition(" ")
+        scheme, _, token = (_header(context, "authorization") or "").partition(" ")
         if scheme.lower() != "bearer" or token.strip() != self.token:
             raise AmpError(
                 "UNAUTHENTICATED",
@@ -102,36 +120,30 @@ class FlightService:
 
     @staticmethod
     def _stream_header(context: grpc.ServicerContext) -> bool | None:
-        for key, value in context.invocation_metadata():
-            if key.lower() == "amp-stream":
-                value = value.strip().lower()
-                if value in ("true", "1"):
-                    return True
-                if value in ("false", "0"):
-                    return False
-        return None
+        """`amp-stream: true|1` forces streaming, `false|0` batch; anything else is ignored."""
+        value = (_header(context, "amp-stream") or "").strip().lower()
+        return {"true": True, "1": True, "false": False, "0": False}.get(value)
 
     @staticmethod
     def _resume_header(context: grpc.ServicerContext) -> dict | None:
         """`amp-resume: {"<network>": {"number": N, "hash": "0x…"}}`. Like Amp, a cursor that
         does not parse into that shape (JSON, non-negative number, 32-byte hash) is ignored."""
-        for key, value in context.invocation_metadata():
-            if key.lower() == "amp-resume":
-                try:
-                    cursor = json.loads(value)
-                except ValueError:
-                    return None
-                if not isinstance(cursor, dict) or not all(
-                    isinstance(pos, dict)
-                    and type(pos.get("number")) is int
-                    and pos["number"] >= 0
-                    and isinstance(pos.get("hash"), str)
-                    and HASH_RE.match(pos["hash"])
-                    for pos in cursor.values()
-                ):
-                    return None
-                return cursor
-        return None
+        value = _header(context, "amp-resume")
+        if value is None:
+            return None
+        try:
+            cursor = json.loads(value)
+        except ValueError:
+            return None
+        valid = isinstance(cursor, dict) and all(
+            isinstance(pos, dict)
+            and type(pos.get("number")) is int
+            and pos["number"] >= 0
+            and isinstance(pos.get("hash"), str)
+            and HASH_RE.match(pos["hash"])
+            for pos in cursor.values()
+        )
+        return cursor if valid else None
 
     # --- RPCs ---------------------------------------------------------------------------------
 
@@ -193,21 +205,15 @@ class FlightService:
             ranges, batches = self.engine.execute(planned)
             schema = planned.schema
             data_meta = app_metadata(ranges, complete=False)
-            yield pw.encode_flight_data(*ipc_messages(schema, None)[0])
+            yield schema_frame(schema)
             sent = False
             for batch in batches:
-                if batch.num_rows == 0 and sent:
-                    continue
-                for piece in slice_batch(batch):
-                    for header, body in ipc_messages(schema, piece)[1:]:
-                        yield pw.encode_flight_data(header, body, data_meta)
-                sent = True
-            empty = pa.RecordBatch.from_pylist([], schema=schema)
-            if not sent:  # an empty result still sends one (empty) data batch
-                for header, body in ipc_messages(schema, empty)[1:]:
-                    yield pw.encode_flight_data(header, body, data_meta)
-            for header, body in ipc_messages(schema, empty)[1:]:
-                yield pw.encode_flight_data(header, body, app_metadata(ranges, complete=True))
+                if batch.num_rows or not sent:  # an empty result still sends one empty batch
+                    yield from batch_frames(schema, batch, data_meta)
+                    sent = True
+            if not sent:
+                yield from batch_frames(schema, None, data_meta)
+            yield from batch_frames(schema, None, app_metadata(ranges, complete=True))
         except AmpError as error:
             self._abort(context, error)
 
@@ -215,14 +221,10 @@ class FlightService:
         self, planned, resume: dict | None, context: grpc.ServicerContext
     ) -> Iterator[bytes]:
         query = StreamingQuery(self.engine, planned, resume, is_active=context.is_active)
-        schema = planned.schema
-        empty = pa.RecordBatch.from_pylist([], schema=schema)
-        yield pw.encode_flight_data(*ipc_messages(schema, None)[0])
+        yield schema_frame(planned.schema)
         for event in query.events():
             meta = app_metadata(event.ranges, complete=event.complete)
-            for piece in slice_batch(event.batch) if event.batch is not None else [empty]:
-                for header, body in ipc_messages(schema, piece)[1:]:
-                    yield pw.encode_flight_data(header, body, meta)
+            yield from batch_frames(planned.schema, event.batch, meta)
 
 
 def serve_flight(

@@ -44,10 +44,6 @@ def alias_names(plan) -> Iterator[str]:
                 yield inner.alias()
 
 
-def has_join(plan) -> bool:
-    return any(type(node.to_variant()).__name__ == "Join" for node in nodes(plan))
-
-
 def join_node(plan):
     """The plan's join, if any (an incremental plan has at most one join level)."""
     return next((n for n in nodes(plan) if type(n.to_variant()).__name__ == "Join"), None)

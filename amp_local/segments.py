@@ -42,8 +42,8 @@ def _file_range(path: Path) -> FileRange | None:
         if key in _footer_cache:
             return _footer_cache[key]
     fr = None
-    md = pq.read_metadata(path).metadata or {}
-    raw = md.get(b"nozzle_metadata")
+    meta = pq.read_metadata(path)
+    raw = (meta.metadata or {}).get(b"nozzle_metadata")
     if raw:
         r = json.loads(raw)["ranges"][0]
         fr = FileRange(
@@ -55,7 +55,6 @@ def _file_range(path: Path) -> FileRange | None:
             r.get("timestamp"),
         )
     else:  # no Amp metadata: fall back to column statistics
-        meta = pq.read_metadata(path)
         col = meta.schema.to_arrow_schema().get_field_index("_block_num")
         lo = hi = None
         for i in range(meta.num_row_groups):

@@ -23,12 +23,11 @@ from amp_local.engine import (
     EMPTY_WINDOW,
     PlannedQuery,
     QueryEngine,
-    caused_by,
     check_executable,
 )
-from amp_local.errors import AmpError
+from amp_local.errors import AmpError, caused_by
 from amp_local.incremental import NonIncremental, check_incremental
-from amp_local.plans import has_join, join_node, table_scans
+from amp_local.plans import join_node, table_scans
 
 MICROBATCH_BLOCKS = 1000  # server_microbatch_max_interval
 KEEP_ALIVE_SECONDS = 30.0
@@ -82,7 +81,7 @@ class StreamingQuery:
         """The tables on each side of the query's inner join, or None without a join."""
         join = join_node(plan)
         if join is None:
-            if has_join(planned.dataframe.optimized_logical_plan()):
+            if join_node(planned.dataframe.optimized_logical_plan()) is not None:
                 raise AmpError("INVALID_QUERY", UNSUPPORTED_JOIN + " (IN/EXISTS subqueries)")
             return None
         if str(join.to_variant().join_type()) != "Inner":

@@ -74,7 +74,7 @@ from sqlglot.dialects.postgres import Postgres
 from sqlglot.tokens import TokenType
 
 from amp_local import evm_abi
-from amp_local.errors import AmpError
+from amp_local.errors import AmpError, caused_by
 from amp_local.evm_abi import AbiError, SolType
 
 AMP_FUNCTIONS = (
@@ -107,7 +107,7 @@ _LAYOUTS: dict[str, tuple[frozenset[int], int]] = {}
 
 def _plan_error(message: str) -> AmpError:
     return AmpError(
-        "PLANNING_ERROR", f"failed to plan query | Caused by: Error during planning: {message}"
+        "PLANNING_ERROR", caused_by("failed to plan query", f"Error during planning: {message}")
     )
 
 
@@ -587,7 +587,9 @@ def _plan_call(ctx: SessionContext, call: _Call, edits: list, block_num_expr: st
         if block_num_expr is None:
             raise AmpError(
                 "INVALID_PLAN",
-                "invalid query plan | Caused by: block_num() is only supported in streaming queries",
+                caused_by(
+                    "invalid query plan", "block_num() is only supported in streaming queries"
+                ),
             )
         if call.args:
             raise _plan_error(f"block_num: expected 0 arguments, but got {len(call.args)}")

@@ -29,13 +29,6 @@ def commits(read):
     return [meta["ranges"][0]["numbers"] for _, meta in read if meta["ranges_complete"]]
 
 
-@pytest.fixture(scope="module")
-def client(amp_server):
-    c = flight.connect(amp_server.flight_url)
-    yield c
-    c.close()
-
-
 def test_stream_emits_microbatches_with_commit_points(client):
     # the test chain has 2,000 blocks: two microbatches of at most 1,000 blocks
     sql = 'SELECT block_num FROM "_/eth_rpc@1.0.0".blocks SETTINGS stream = true'

@@ -27,13 +27,6 @@ def adbc(amp_server):
     conn.close()
 
 
-@pytest.fixture(scope="module")
-def client(amp_server):
-    c = flight.connect(amp_server.flight_url)
-    yield c
-    c.close()
-
-
 def query(conn, sql: str) -> pa.Table:
     with conn.cursor() as cur:
         cur.execute(sql)
