@@ -95,6 +95,9 @@ select evm_decode_hex(token) as token, block_num + 1 as next_block, amount_raw,
        date_part('year', seen_at) as seen_year
 from {{ ref('tokens_upstream') }}
 """,
+    # an ephemeral model exposing Amp's reserved `_block_num`: fixture rows for it must leave it out
+    "raw_blocks.sql": "select _block_num, block_num, timestamp from {{ source('eth', 'blocks') }}",
+    "late_blocks.sql": "select block_num from {{ ref('raw_blocks') }} where block_num > 1",
     # an ephemeral upstream Amp cannot plan: its fixture rows cannot be typed
     "broken_upstream.sql": "select no_such_function(1) as id",
     "over_broken.sql": "select id from {{ ref('broken_upstream') }}",
@@ -272,6 +275,19 @@ unit_tests:
       rows:
         - {{token: "{USDC}", next_block: 2, amount_raw: null, seen_year: null}}
 
+  # an ephemeral input that selects `_block_num`: the typed NULL defaults leave it out (Amp
+  # rejects `null as "_block_num"`)
+  - name: ephemeral_reserved_column
+    model: late_blocks
+    given:
+      - input: ref('raw_blocks')
+        rows:
+          - {{block_num: 1}}
+          - {{block_num: 2}}
+    expect:
+      rows:
+        - {{block_num: 2}}
+
   # must error: the ephemeral input cannot be planned, so its rows cannot be typed
   - name: ephemeral_untypable
     model: over_broken
@@ -329,6 +345,7 @@ EXPECTED = {
     "ephemeral_csv_typed": ("pass", None),
     "ephemeral_csv_binary": ("pass", None),
     "ephemeral_dict_binary": ("pass", None),
+    "ephemeral_reserved_column": ("pass", None),
     "ephemeral_untypable": ("error", "Give this input with `format: sql` rows"),
     "wrong_expectation": ("fail", "differs from"),
     # the message BaseUnitTestInvalidInput expects

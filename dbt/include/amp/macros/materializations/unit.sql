@@ -26,15 +26,11 @@
   {% set expected_sql = config.get('expected_sql') %}
 
   {#-- schema of the tested model's query, planned by the server: no table is created --#}
-  {%- set columns_in_query = get_column_schema_from_query(sql, sql_header) -%}
-  {%- set column_name_to_data_types = {} -%}
-  {%- set column_name_to_quoted = {} -%}
-  {%- for column in columns_in_query -%}
-  {%-   do column_name_to_data_types.update({column.name|lower: column.data_type}) -%}
-  {%-   do column_name_to_quoted.update({column.name|lower: column.quoted}) -%}
-  {%- endfor -%}
+  {%- set column_maps = amp_unit_test_column_maps(get_column_schema_from_query(sql, sql_header)) -%}
+  {%- set column_name_to_data_types = column_maps.data_types -%}
+  {%- set column_name_to_quoted = column_maps.quoted -%}
 
-  {% set tested_expected_column_names = expected_rows[0].keys() if (expected_rows | length ) > 0 else (columns_in_query | map(attribute='name') | list) %}
+  {% set tested_expected_column_names = expected_rows[0].keys() if (expected_rows | length ) > 0 else column_maps.names %}
 
   {%- set expected_column_names_quoted = [] -%}
   {%- for column_name in tested_expected_column_names -%}
@@ -61,6 +57,24 @@
   {{ return({'relations': relations}) }}
 
 {%- endmaterialization -%}
+
+
+{#-
+  {lowercased name: data type}, {lowercased name: quoted name} and the names, of `columns` minus
+  Amp's reserved `_`-prefixed ones (`_block_num`): Amp rejects `null as "_block_num"`, so those
+  columns never appear in fixture or expected rows.
+-#}
+{% macro amp_unit_test_column_maps(columns) -%}
+  {%- set data_types = {} -%}
+  {%- set quoted = {} -%}
+  {%- set names = [] -%}
+  {%- for column in columns if not column.name.startswith('_') -%}
+  {%-   do data_types.update({column.name|lower: column.data_type}) -%}
+  {%-   do quoted.update({column.name|lower: column.quoted}) -%}
+  {%-   do names.append(column.name) -%}
+  {%- endfor -%}
+  {{ return({'data_types': data_types, 'quoted': quoted, 'names': names}) }}
+{%- endmacro %}
 
 
 {#-
@@ -105,27 +119,19 @@ select * from dbt_internal_unit_test_expected
 {#-- a source input has a source_name; any other input stands for a model, ephemeral on Amp:
      its columns come from compiling and planning that model (there is no relation to read) --#}
 {%- if not column_name_to_data_types and not model.get('source_name') -%}
-{%-   set column_name_to_data_types = {} -%}
-{%-   set column_name_to_quoted = {} -%}
-{%-   for column in adapter.amp_ephemeral_input_columns(model.unique_id, model.get('version')) -%}
-{%-     do column_name_to_data_types.update({column.name|lower: column.data_type}) -%}
-{%-     do column_name_to_quoted.update({column.name|lower: column.quoted}) -%}
-{%-   endfor -%}
+{%-   set column_maps = amp_unit_test_column_maps(
+          adapter.amp_ephemeral_input_columns(model.unique_id, model.get('version'))) -%}
+{%-   set column_name_to_data_types = column_maps.data_types -%}
+{%-   set column_name_to_quoted = column_maps.quoted -%}
 {%- endif -%}
 
 {%- if not column_name_to_data_types -%}
 {#-- Use defer_relation IFF it is available in the manifest and 'this' is missing from the database --#}
 {%-   set this_or_defer_relation = defer_relation if (defer_relation and not load_relation(this)) else this -%}
-{%-   set columns_in_relation = adapter.get_columns_in_relation(this_or_defer_relation) -%}
-
-{%-   set column_name_to_data_types = {} -%}
-{%-   set column_name_to_quoted = {} -%}
-{%-   for column in columns_in_relation -%}
-{%-     if not column.name.startswith('_') -%}
-{%-       do column_name_to_data_types.update({column.name|lower: column.data_type}) -%}
-{%-       do column_name_to_quoted.update({column.name|lower: column.quoted}) -%}
-{%-     endif -%}
-{%-   endfor -%}
+{%-   set column_maps = amp_unit_test_column_maps(
+          adapter.get_columns_in_relation(this_or_defer_relation)) -%}
+{%-   set column_name_to_data_types = column_maps.data_types -%}
+{%-   set column_name_to_quoted = column_maps.quoted -%}
 {%- endif -%}
 
 {%- if not column_name_to_data_types -%}
