@@ -31,34 +31,42 @@ from dbt_common.exceptions import CompilationError
 from dbt.adapters.amp.references import validate_dependencies
 
 _PATCHED = "_amp_dependencies_hook"
-_REFABLE = ("model", "seed", "snapshot")
+# The resource types `ref()` can name: a dependency alias with one of their names shadows it.
+REFABLE = ("model", "seed", "snapshot")
 
 
-def _get(node: Any, key: str, default: Any = None) -> Any:
+def node_get(node: Any, key: str, default: Any = None) -> Any:
+    """`key` of a node, whether it is a dict (the Jinja `graph`) or a parsed node object."""
     if isinstance(node, dict):
         return node.get(key, default)
     return getattr(node, key, default)
 
 
-def _label(node: Any) -> str:
-    kind = _get(node, "resource_type") or "node"
-    path = _get(node, "original_file_path") or ""
-    return f"{kind} '{_get(node, 'name', '?')}'" + (f" ({path})" if path else "")
+def node_label(node: Any, default_kind: str = "node") -> str:
+    """`model 'name' (models/name.sql)`, for messages."""
+    kind = node_get(node, "resource_type") or default_kind
+    path = node_get(node, "original_file_path") or ""
+    return f"{kind} '{node_get(node, 'name', '?')}'" + (f" ({path})" if path else "")
+
+
+def checked_dependencies(value: Any, where: str = "") -> dict[str, str]:
+    """The validated `dependencies` value; `where` (e.g. " on model 'x'") names its node."""
+    try:
+        return validate_dependencies(value)
+    except ValueError as exc:
+        raise CompilationError(f"Invalid `dependencies` config{where}: {exc}") from None
 
 
 def dependency_aliases(node: Any) -> dict[str, str]:
     config = getattr(node, "config", None)
     value = config.get("dependencies") if config is not None else None
-    try:
-        return validate_dependencies(value)
-    except ValueError as exc:
-        raise CompilationError(f"Invalid `dependencies` config on {_label(node)}: {exc}") from None
+    return checked_dependencies(value, f" on {node_label(node)}")
 
 
 def shadowing_message(node: Any, alias: str, reference: str, shadowed: list[str]) -> str:
     """The error for a dependency alias that has the name of a dbt node."""
     return (
-        f"{_label(node)} declares the dependency alias '{alias}' ('{reference}'), but "
+        f"{node_label(node)} declares the dependency alias '{alias}' ('{reference}'), but "
         f"{' and '.join(shadowed)} has the same name: `ref('{alias}')` would silently mean the "
         "dataset, not the node. "
         f"Rename the alias in `dependencies` (e.g. {{'{alias}_ds': '{reference}'}} with "
@@ -66,23 +74,31 @@ def shadowing_message(node: Any, alias: str, reference: str, shadowed: list[str]
     )
 
 
-def _refable_nodes_named(manifest: Any, name: str) -> list[str]:
+def check_not_shadowing(node: Any, alias: str, reference: str, unique_ids: list[str]) -> None:
+    """Refuse `alias` if any of `unique_ids` (the nodes named `alias`) is refable."""
+    shadowed = [
+        f"{uid.split('.', 1)[0]} '{alias}' ({uid})"
+        for uid in unique_ids
+        if uid.split(".", 1)[0] in REFABLE
+    ]
+    if shadowed:
+        raise CompilationError(shadowing_message(node, alias, reference, shadowed))
+
+
+def _nodes_named(manifest: Any, name: str) -> list[str]:
     lookup = getattr(manifest, "ref_lookup", None)
     storage = getattr(lookup, "storage", None)
     if isinstance(storage, dict):
-        unique_ids = list((storage.get(name) or {}).values())
-    else:  # pragma: no cover - dbt-core layout changed
-        unique_ids = [
-            uid
-            for uid, n in getattr(manifest, "nodes", {}).items()
-            if getattr(n, "name", None) == name
-        ]
-    found = []
-    for unique_id in unique_ids:
-        kind = unique_id.split(".", 1)[0]
-        if kind in _REFABLE:
-            found.append(f"{kind} '{name}' ({unique_id})")
-    return found
+        return list((storage.get(name) or {}).values())
+    return [  # pragma: no cover - dbt-core layout changed
+        uid
+        for uid, n in getattr(manifest, "nodes", {}).items()
+        if getattr(n, "name", None) == name
+    ]
+
+
+def _refable_nodes_named(manifest: Any, name: str) -> list[str]:
+    return [uid for uid in _nodes_named(manifest, name) if uid.split(".", 1)[0] in REFABLE]
 
 
 def drop_dependency_refs(node: Any, manifest: Any = None) -> None:
@@ -101,18 +117,16 @@ def drop_dependency_refs(node: Any, manifest: Any = None) -> None:
             if manifest is not None and not _refable_nodes_named(manifest, ref.name):
                 args = ", ".join(repr(a) for a in ref.positional_args)
                 raise CompilationError(
-                    f"{_label(node)} calls ref({args}), but '{ref.name}' is a dependency alias "
+                    f"{node_label(node)} calls ref({args}), but '{ref.name}' is a dependency alias "
                     f"('{aliases[ref.name]}'): an alias takes exactly one argument, "
                     f"`{{{{ ref('{ref.name}') }}}}` (no package, no version)."
                 )
             kept.append(ref)
             continue
         if manifest is not None:
-            shadowed = _refable_nodes_named(manifest, ref.name)
-            if shadowed:
-                raise CompilationError(
-                    shadowing_message(node, ref.name, aliases[ref.name], shadowed)
-                )
+            check_not_shadowing(
+                node, ref.name, aliases[ref.name], _nodes_named(manifest, ref.name)
+            )
     node.refs = kept
 
 

@@ -18,7 +18,13 @@ from dbt_common.exceptions import CompilationError, DbtRuntimeError
 from dbt.adapters.amp import references
 from dbt.adapters.amp.column import AmpColumn
 from dbt.adapters.amp.connections import AmpAdapterResponse, AmpConnectionManager
-from dbt.adapters.amp.dependencies import shadowing_message
+from dbt.adapters.amp.dependencies import (
+    REFABLE,
+    check_not_shadowing,
+    checked_dependencies,
+    node_get,
+    node_label,
+)
 from dbt.adapters.amp.relation import AmpDatasetRelation, AmpRelation
 
 logger = AdapterLogger("Amp")
@@ -205,11 +211,7 @@ class AmpAdapter(SQLAdapter):
     @available
     def amp_dependencies(self, value: Any, node_name: str = "") -> dict[str, str]:
         """The validated `dependencies` config: {alias: "ns/name@revision"}."""
-        try:
-            return references.validate_dependencies(value)
-        except ValueError as exc:
-            where = f" of {node_name!r}" if node_name else ""
-            raise CompilationError(f"Invalid `dependencies` config{where}: {exc}") from None
+        return checked_dependencies(value, f" of {node_name!r}" if node_name else "")
 
     @available
     def amp_dataset_relation(
@@ -226,12 +228,8 @@ class AmpAdapter(SQLAdapter):
         would silently shadow it). With `empty` (`--empty`), `ref(alias).<table>` renders a
         limited subquery and `ref(alias)` itself cannot be rendered (see AmpDatasetRelation)."""
         if alias and graph is not None:
-            shadowed = [
-                f"{_get(node, 'resource_type')} '{alias}' ({uid})"
-                for uid, node in self._ref_index(graph).get(alias, [])
-            ]
-            if shadowed:
-                raise CompilationError(shadowing_message(model, alias, reference, shadowed))
+            unique_ids = [uid for uid, _ in self._ref_index(graph).get(alias, [])]
+            check_not_shadowing(model, alias, reference, unique_ids)
         return AmpDatasetRelation.create(
             database=None,
             schema=reference,
@@ -247,7 +245,7 @@ class AmpAdapter(SQLAdapter):
             return cached[1]
         index: dict = {}
         for uid, node in (graph or {}).get("nodes", {}).items():
-            if node.get("resource_type") in ("model", "seed", "snapshot"):
+            if node.get("resource_type") in REFABLE:
                 index.setdefault(node.get("name"), []).append((uid, node))
         self._ref_index_cache = (graph, index)
         return index
@@ -265,9 +263,9 @@ class AmpAdapter(SQLAdapter):
         materialized = target.get("config", {}).get("materialized")
         if materialized in ("ephemeral", "dataset"):
             return
-        here = _node_label(model)
+        here = node_label(model, "model")
         if materialized == "query":
-            if _get(model, "resource_type") in ("test", "unit_test"):
+            if node_get(model, "resource_type") in ("test", "unit_test"):
                 fix = (
                     f"Put the test on the ephemeral model upstream of '{name}' instead (or make "
                     f"'{name}' materialized='ephemeral')."
@@ -302,7 +300,7 @@ class AmpAdapter(SQLAdapter):
     @available
     def amp_refusal_message(self, model: Any, kind: str, project_name: str) -> str:
         """One message: which node, why it cannot be built on Amp, what to use instead."""
-        name = _node_label(model)
+        name = node_label(model, "model")
         why = "Amp is read-only for clients: it stores no tables or views that dbt creates"
         alternatives = (
             "use materialized='ephemeral' for building blocks (inlined as CTEs) or 'query' to run "
@@ -323,7 +321,7 @@ class AmpAdapter(SQLAdapter):
                 f"{name} cannot run: snapshots create and update tables, and {why}. Amp keeps "
                 "history itself: query raw datasets by block range, or register a derived dataset."
             )
-        if _get(model, "language") == "python":
+        if node_get(model, "language") == "python":
             return (
                 f"{name} cannot run: Python models need a table to write to, and {why}. "
                 f"Instead, {alternatives}."
@@ -342,9 +340,9 @@ class AmpAdapter(SQLAdapter):
         """Catalog rows for the relations that exist on Amp: sources (dataset tables). Query and
         ephemeral models create nothing on the server, so they have no catalog entry."""
         not_relations = {
-            (_get(node, "schema"), _get(node, "alias"))
+            (node_get(node, "schema"), node_get(node, "alias"))
             for node in (graph or {}).get("nodes", {}).values()
-            if _get(_get(node, "config", {}), "materialized") in ("query", "ephemeral")
+            if node_get(node_get(node, "config", {}), "materialized") in ("query", "ephemeral")
         }
         return self._catalog(
             [
@@ -396,20 +394,8 @@ class AmpAdapter(SQLAdapter):
         )
 
 
-def _get(node: Any, key: str, default: Any = None) -> Any:
-    if isinstance(node, dict):
-        return node.get(key, default)
-    return getattr(node, key, default)
-
-
-def _node_label(node: Any) -> str:
-    kind = _get(node, "resource_type", "model")
-    path = _get(node, "original_file_path")
-    return f"{kind} '{_get(node, 'name', '?')}'" + (f" ({path})" if path else "")
-
-
 def _explicit_materialization(node: Any) -> bool:
-    unrendered = _get(node, "unrendered_config") or {}
+    unrendered = node_get(node, "unrendered_config") or {}
     return "materialized" in unrendered
 
 
@@ -419,4 +405,4 @@ def _fix_hint(target: Any, project_name: str) -> str:
             "Make ephemeral the project default with this line in dbt_project.yml: "
             f"models: {{{project_name}: {{+materialized: ephemeral}}}}"
         )
-    return f"Make '{_get(target, 'name')}' materialized='ephemeral'."
+    return f"Make '{node_get(target, 'name')}' materialized='ephemeral'."
