@@ -228,8 +228,8 @@ class AmpAdapter(SQLAdapter):
         would silently shadow it). With `empty` (`--empty`), `ref(alias).<table>` renders a
         limited subquery and `ref(alias)` itself cannot be rendered (see AmpDatasetRelation)."""
         if alias and graph is not None:
-            unique_ids = [uid for uid, _ in self._ref_index(graph).get(alias, [])]
-            check_not_shadowing(model, alias, reference, unique_ids)
+            refable, _ = self._graph_index(graph)
+            check_not_shadowing(model, alias, reference, refable.get(alias, []))
         return AmpDatasetRelation.create(
             database=None,
             schema=reference,
@@ -238,26 +238,32 @@ class AmpAdapter(SQLAdapter):
             limit=0 if empty else None,
         )
 
-    def _ref_index(self, graph: Any) -> dict:
-        """{name: [(unique_id, node)]} of the nodes `ref()` can name (models, seeds, snapshots)."""
-        cached = getattr(self, "_ref_index_cache", None)
+    def _graph_index(self, graph: Any) -> tuple[dict, dict]:
+        """Two lookups over the Jinja `graph`, built once per graph object:
+        {name: [unique_id]} of the nodes `ref()` can name (models, seeds, snapshots), and
+        {(package or None, name): model node}."""
+        cached = getattr(self, "_graph_index_cache", None)
         if cached is not None and cached[0] is graph:
             return cached[1]
-        index: dict = {}
+        refable: dict = {}
+        models: dict = {}
         for uid, node in (graph or {}).get("nodes", {}).items():
-            if node.get("resource_type") in REFABLE:
-                index.setdefault(node.get("name"), []).append((uid, node))
-        self._ref_index_cache = (graph, index)
-        return index
+            kind, name = node.get("resource_type"), node.get("name")
+            if kind in REFABLE:
+                refable.setdefault(name, []).append(uid)
+            if kind == "model":
+                models[(node.get("package_name"), name)] = node
+                models.setdefault((None, name), node)
+        self._graph_index_cache = (graph, (refable, models))
+        return refable, models
 
     @available
     def amp_check_ref_target(self, graph: Any, model: Any, args: Any, kwargs: Any) -> None:
         """Refuse a ref to a `query` model (terminal) or to a model dbt-amp cannot build."""
         name = kwargs.get("name") or (args[-1] if args else None)
         package = kwargs.get("package") or (args[0] if len(args) == 2 else None)
-        target = self._model_index(graph).get((package, name)) or self._model_index(graph).get(
-            (None, name)
-        )
+        _, models = self._graph_index(graph)
+        target = models.get((package, name)) or models.get((None, name))
         if target is None:
             return
         materialized = target.get("config", {}).get("materialized")
@@ -285,17 +291,6 @@ class AmpAdapter(SQLAdapter):
             + ". dbt-amp cannot build that: Amp is read-only for clients. "
             + _fix_hint(target, self.config.project_name)
         )
-
-    def _model_index(self, graph: Any) -> dict:
-        index = self._graph_index.get(id(graph)) if hasattr(self, "_graph_index") else None
-        if index is None:
-            index = {}
-            for node in (graph or {}).get("nodes", {}).values():
-                if node.get("resource_type") == "model":
-                    index[(node.get("package_name"), node.get("name"))] = node
-                    index.setdefault((None, node.get("name")), node)
-            self._graph_index = {id(graph): index}
-        return index
 
     @available
     def amp_refusal_message(self, model: Any, kind: str, project_name: str) -> str:
