@@ -175,6 +175,8 @@ class AmpCursor:
         self._pending: list[tuple] = []
         self.rowcount = -1
         self.arraysize = 1
+        # time.monotonic() when AmpConnectionManager.add_query began (retries included)
+        self.started: float | None = None
 
     # --- execution ---------------------------------------------------------------------------
 
@@ -354,6 +356,11 @@ def adbc_db_options(settings: TransportSettings) -> dict[str, str]:
     return options
 
 
+def _elapsed(started: float) -> float:
+    """Seconds since `started` (a time.monotonic() value), as reported in adapter responses."""
+    return round(time.monotonic() - started, 6)
+
+
 class AmpConnectionManager(SQLConnectionManager):
     TYPE = "amp"
 
@@ -478,13 +485,38 @@ class AmpConnectionManager(SQLConnectionManager):
             finally:
                 cursor.close()
 
+    def run_query_model(self, sql: str) -> AmpAdapterResponse:
+        """Plan and execute `sql` over pyarrow.flight, counting rows and bytes from Arrow (no
+        agate table) and keeping the block ranges Amp reports."""
+        from dbt.adapters.amp.flight import run_counting
+
+        connection = self.get_thread_connection()
+        sql = self._add_query_comment(sql)
+        started = time.monotonic()
+
+        def attempt_once():
+            with self.exception_handler(sql):
+                logger.debug(f"Running query model on {connection.name!r}:\n{sql}")
+                return run_counting(connection, sql)
+
+        result = self.with_retries(attempt_once)
+        return AmpAdapterResponse(
+            _message=f"OK {result.rows} rows, {result.bytes} bytes",
+            rows_affected=result.rows,
+            rows=result.rows,
+            bytes=result.bytes,
+            duration_seconds=_elapsed(started),
+            block_ranges=result.block_ranges,
+        )
+
     @classmethod
     def get_response(cls, cursor: AmpCursor) -> AmpAdapterResponse:
         rows = cursor.rowcount if cursor.rowcount >= 0 else None
-        started = getattr(cursor, "started", None)
-        duration = round(time.monotonic() - started, 6) if started else None
         return AmpAdapterResponse(
-            _message="OK", rows_affected=rows or 0, rows=rows, duration_seconds=duration
+            _message="OK",
+            rows_affected=rows or 0,
+            rows=rows,
+            duration_seconds=_elapsed(cursor.started) if cursor.started else None,
         )
 
     @classmethod

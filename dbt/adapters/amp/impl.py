@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from typing import Any
 
 import agate
@@ -179,27 +178,7 @@ class AmpAdapter(SQLAdapter):
     @available
     def run_query_model(self, sql: str) -> AmpAdapterResponse:
         """Plan and execute `sql`, counting rows and bytes from Arrow (no agate table)."""
-        from dbt.adapters.amp.flight import run_counting
-
-        connection = self.connections.get_thread_connection()
-        sql = self.connections._add_query_comment(sql)
-        started = time.monotonic()
-
-        def attempt_once():
-            with self.connections.exception_handler(sql):
-                logger.debug(f"Running query model on {connection.name!r}:\n{sql}")
-                return run_counting(connection, sql)
-
-        result = self.connections.with_retries(attempt_once)
-        duration = time.monotonic() - started
-        return AmpAdapterResponse(
-            _message=f"OK {result.rows} rows, {result.bytes} bytes",
-            rows_affected=result.rows,
-            rows=result.rows,
-            bytes=result.bytes,
-            duration_seconds=round(duration, 6),
-            block_ranges=result.block_ranges,
-        )
+        return self.connections.run_query_model(sql)
 
     @available
     def amp_strip_trailing_comments(self, sql: str) -> str:
