@@ -41,24 +41,7 @@ def arrow_type_to_sql(dtype: pa.DataType) -> str:
         return _SIMPLE[dtype]
     if pt.is_decimal(dtype):
         return f"DECIMAL({dtype.precision}, {dtype.scale})"
-    if pt.is_fixed_size_binary(dtype):
-        return f"FixedSizeBinary({dtype.byte_width})"
-    if pt.is_timestamp(dtype):
-        tz = f'Some("{dtype.tz}")' if dtype.tz else "None"
-        return f"Timestamp({_UNITS[dtype.unit]}, {tz})"
-    if pt.is_float16(dtype):
-        return "Float16"
-    if pt.is_date64(dtype):
-        return "Date64"
-    if pt.is_time(dtype):
-        return f"Time{dtype.bit_width}({_UNITS[dtype.unit]})"
-    if pt.is_duration(dtype):
-        return f"Duration({_UNITS[dtype.unit]})"
-    if pt.is_null(dtype):
-        return "Null"
-    if pt.is_nested(dtype) or pt.is_dictionary(dtype):
-        return arrow_type_name(dtype)
-    return str(dtype)
+    return arrow_type_name(dtype)
 
 
 _ARROW_NAMES = {
