@@ -1,24 +1,6 @@
-{#- Amp is read-only for clients: dbt never creates, drops or lists relations on it. -#}
-
-{% macro amp__create_schema(relation) -%}
-  {#- Amp namespaces need no creating. -#}
-{%- endmacro %}
-
-{% macro amp__drop_schema(relation) -%}
-  {#- Never drops anything. -#}
-{%- endmacro %}
-
-{% macro amp__list_schemas(database) -%}
-  {{ return([]) }}
-{%- endmacro %}
-
-{% macro amp__check_schema_exists(information_schema, schema) -%}
-  {{ return(true) }}
-{%- endmacro %}
-
-{% macro amp__list_relations_without_caching(schema_relation) -%}
-  {{ return([]) }}
-{%- endmacro %}
+{#- Amp is read-only for clients: dbt never creates, drops or lists relations on it. The
+    schema/relation no-ops (create_schema, drop_schema, list_schemas, check_schema_exists,
+    list_relations_without_caching) are AmpAdapter methods: dbt calls those, not macros. -#}
 
 {% macro amp__get_columns_in_relation(relation) -%}
   {{ return(adapter.get_columns_in_relation(relation)) }}
