@@ -295,7 +295,7 @@ class AmpAdapter(SQLAdapter):
                 f"{name} cannot run: snapshots create and update tables, and {why}. Amp keeps "
                 "history itself: query raw datasets by block range, or register a derived dataset."
             )
-        if node_get(model, "language") == "python":
+        if kind == "python" or node_get(model, "language") == "python":
             return (
                 f"{name} cannot run: Python models need a table to write to, and {why}. "
                 f"Instead, {alternatives}."
@@ -303,8 +303,7 @@ class AmpAdapter(SQLAdapter):
         if kind == "view" and not _explicit_materialization(model):
             return (
                 f"{name} has no materialization configured, so dbt used its default 'view'; {why}. "
-                "Make ephemeral the project default with this one line in dbt_project.yml:\n\n"
-                f"  models: {{{project_name}: {{+materialized: ephemeral}}}}\n\n"
+                f"{EPHEMERAL_DEFAULT_HINT}\n\n  {_ephemeral_default_line(project_name)}\n\n"
                 "and set materialized='query' on the models you want to run."
             )
         return f"{name} cannot be built as materialized='{kind}': {why}. Instead, {alternatives}."
@@ -361,10 +360,9 @@ class AmpAdapter(SQLAdapter):
         return table_from_data_flat([dict(zip(columns, r, strict=False)) for r in rows], columns)
 
     def submit_python_job(self, parsed_model: dict, compiled_code: str):
+        # reached only by a custom materialization: dbt-amp's own refuse Python models earlier
         raise DbtRuntimeError(
-            f"Python model {parsed_model.get('name')!r} cannot run on Amp: Amp executes only "
-            "SQL and is read-only for clients. Write the model in SQL (materialized='ephemeral' "
-            "or 'query')."
+            self.amp_refusal_message(parsed_model, "python", self.config.project_name)
         )
 
 
@@ -373,10 +371,14 @@ def _explicit_materialization(node: Any) -> bool:
     return "materialized" in unrendered
 
 
+EPHEMERAL_DEFAULT_HINT = "Make ephemeral the project default with this line in dbt_project.yml:"
+
+
+def _ephemeral_default_line(project_name: str) -> str:
+    return f"models: {{{project_name}: {{+materialized: ephemeral}}}}"
+
+
 def _fix_hint(target: Any, project_name: str) -> str:
     if not _explicit_materialization(target):
-        return (
-            "Make ephemeral the project default with this line in dbt_project.yml: "
-            f"models: {{{project_name}: {{+materialized: ephemeral}}}}"
-        )
+        return f"{EPHEMERAL_DEFAULT_HINT} {_ephemeral_default_line(project_name)}"
     return f"Make '{node_get(target, 'name')}' materialized='ephemeral'."

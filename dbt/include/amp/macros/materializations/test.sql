@@ -1,7 +1,7 @@
 {#- dbt's test materialization without `--store-failures` (which would create a table). -#}
 {%- materialization test, adapter='amp' -%}
   {% if should_store_failures() %}
-    {{ exceptions.raise_compiler_error(adapter.amp_refusal_message(model, 'store_failures', project_name)) }}
+    {{ amp__refuse_materialization('store_failures') }}
   {% endif %}
   {% set limit = config.get('limit') %}
   {% set fail_calc = config.get('fail_calc') %}
