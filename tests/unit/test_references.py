@@ -1,6 +1,7 @@
 import pytest
 
-from dbt.adapters.amp.references import strip_trailing_comments, validate_dependencies
+from dbt.adapters.amp.references import validate_dependencies
+from dbt.adapters.amp.sql_text import strip_trailing_comments
 
 
 @pytest.mark.parametrize(

@@ -14,7 +14,6 @@ from dbt.adapters.sql import SQLAdapter
 from dbt_common.contracts.constraints import ConstraintType
 from dbt_common.exceptions import CompilationError, DbtRuntimeError
 
-from dbt.adapters.amp import references
 from dbt.adapters.amp.column import AmpColumn
 from dbt.adapters.amp.connections import AmpAdapterResponse, AmpConnectionManager
 from dbt.adapters.amp.dependencies import (
@@ -25,6 +24,7 @@ from dbt.adapters.amp.dependencies import (
     node_label,
 )
 from dbt.adapters.amp.relation import AmpDatasetRelation, AmpRelation
+from dbt.adapters.amp.sql_text import strip_trailing_comments
 
 logger = AdapterLogger("Amp")
 
@@ -165,7 +165,7 @@ class AmpAdapter(SQLAdapter):
             node.extra_ctes, node.extra_ctes_injected, node.compiled = [], False, False
             node._pre_injected_sql = None
             compiled = Compiler(self.config).compile_node(node, manifest, {}, write=False)
-            sql = references.strip_trailing_comments(compiled.compiled_code)
+            sql = strip_trailing_comments(compiled.compiled_code)
             return self.get_column_schema_from_query(f"select * from (\n{sql}\n) as fixture_input")
         except Exception as exc:  # noqa: BLE001 - re-raised with the remedy
             raise CompilationError(f"{hint}: {exc}. {remedy}") from exc
@@ -183,7 +183,7 @@ class AmpAdapter(SQLAdapter):
     @available
     def amp_strip_trailing_comments(self, sql: str) -> str:
         """`sql` without trailing `;`, whitespace and comments (for `dbt show --limit`)."""
-        return references.strip_trailing_comments(sql)
+        return strip_trailing_comments(sql)
 
     # --- dependencies (`config(dependencies={'eth': '_/eth_firehose@1.0.0'})`) ---------------
 
