@@ -31,10 +31,6 @@ ROWS_SQL = (
 )
 
 
-def median(values: list[float]) -> float:
-    return statistics.median(values)
-
-
 def write_project(root: Path, name: str, adapter: str, profile_target: dict, models: dict) -> None:
     (root / "models").mkdir(parents=True, exist_ok=True)
     project = {
@@ -104,14 +100,15 @@ def bench_rows(flight_url: str, rows: int, runs: int, work: Path) -> dict:
     executes, steady, walls, adapter = executes[1:], steady[1:], walls[1:], adapter[1:]
     return {
         "rows": rows,
-        "raw_adbc_fetch_arrow_table_s": median(raw),
-        "adapter_flight_path_s": median(adapter),  # adapter_response.duration_seconds
-        "dbt_execute_first_model_s": median(executes),  # dbt's whole execute phase
-        "dbt_execute_next_model_s": median(steady),
-        "dbt_run_wall_s": median(walls),
-        "ratio_adapter_path_vs_raw": median(adapter) / median(raw),
-        "ratio_execute_first_model_vs_raw": median(executes) / median(raw),
-        "ratio_execute_next_model_vs_raw": median(steady) / median(raw),  # goal: <= 1.3
+        "raw_adbc_fetch_arrow_table_s": statistics.median(raw),
+        "adapter_flight_path_s": statistics.median(adapter),  # adapter_response.duration_seconds
+        "dbt_execute_first_model_s": statistics.median(executes),  # dbt's whole execute phase
+        "dbt_execute_next_model_s": statistics.median(steady),
+        "dbt_run_wall_s": statistics.median(walls),
+        "ratio_adapter_path_vs_raw": statistics.median(adapter) / statistics.median(raw),
+        "ratio_execute_first_model_vs_raw": statistics.median(executes) / statistics.median(raw),
+        "ratio_execute_next_model_vs_raw": statistics.median(steady)
+        / statistics.median(raw),  # goal: <= 1.3
     }
 
 
@@ -173,9 +170,9 @@ def bench_compile(flight_url: str, count: int, runs: int, work: Path) -> dict:
         duck_times.append(dbt(duck_root, "compile", "--no-partial-parse"))
     return {
         "models": len(models),
-        "dbt_amp_compile_s": median(amp_times),
-        "dbt_duckdb_compile_s": median(duck_times),
-        "ratio_amp_vs_duckdb": median(amp_times) / median(duck_times),
+        "dbt_amp_compile_s": statistics.median(amp_times),
+        "dbt_duckdb_compile_s": statistics.median(duck_times),
+        "ratio_amp_vs_duckdb": statistics.median(amp_times) / statistics.median(duck_times),
     }
 
 
