@@ -13,6 +13,16 @@ from amp_local.cli import connect_host
 from amp_local.launcher import start_amp_local
 
 
+def run_serve(data_dir, *args: str) -> subprocess.CompletedProcess:
+    """`amp-local serve` expected to fail at start-up: its exit code and stderr."""
+    return subprocess.run(
+        [sys.executable, "-m", "amp_local", "serve", "--data-dir", str(data_dir), *args],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
 def test_ready_line_signal_shutdown_and_reuse(tmp_path):
     server = start_amp_local(tmp_path, blocks=300, snapshots=False)
     ready = server.ready
@@ -50,22 +60,7 @@ def test_bad_arguments_fail_with_one_clear_line(tmp_path, args, message):
     bad.mkdir()
     (bad / "manifest.json").write_text("{not json")
     args = [a.replace("BAD_DIR", str(bad)) for a in args]
-    result = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "amp_local",
-            "serve",
-            "--data-dir",
-            str(tmp_path),
-            "--flight-port",
-            "0",
-            *args,
-        ],
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    result = run_serve(tmp_path, "--flight-port", "0", *args)
     assert result.returncode == 2
     assert message in result.stderr
     assert "Traceback" not in result.stderr
@@ -74,22 +69,8 @@ def test_bad_arguments_fail_with_one_clear_line(tmp_path, args, message):
 def test_port_in_use_is_reported(tmp_path):
     first = start_amp_local(tmp_path / "a", blocks=0, snapshots=False)
     try:
-        result = subprocess.run(
-            [
-                sys.executable,
-                "-m",
-                "amp_local",
-                "serve",
-                "--data-dir",
-                str(tmp_path / "b"),
-                "--blocks",
-                "0",
-                "--flight-port",
-                str(first.flight_port),
-            ],
-            capture_output=True,
-            text=True,
-            timeout=60,
+        result = run_serve(
+            tmp_path / "b", "--blocks", "0", "--flight-port", str(first.flight_port)
         )
         assert result.returncode == 1
         assert "could not bind" in result.stderr and "Traceback" not in result.stderr
