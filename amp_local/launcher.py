@@ -6,7 +6,6 @@ Used by `amp-local exec`, the test fixtures and the benchmarks, so all three sta
 from __future__ import annotations
 
 import json
-import os
 import signal
 import subprocess
 import sys
@@ -16,16 +15,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from amp_local.cli import READY_PREFIX
+from amp_local.cli import PORT_OPTIONS, READY_PREFIX
 
-# Amp's real table snapshots, beside the checkout (override with AMP_SNAPSHOTS)
-SNAPSHOTS = Path(__file__).resolve().parents[2] / "shared" / "amp" / "snapshots"
-SNAPSHOTS = Path(os.environ.get("AMP_SNAPSHOTS", SNAPSHOTS)).resolve()
-SNAPSHOT_DATASETS = {
-    "_/eth_rpc@0.0.0": SNAPSHOTS / "eth_rpc",
-    "_/eth_firehose@0.0.0": SNAPSHOTS / "eth_firehose",
-    "_/base_rpc@0.0.0": SNAPSHOTS / "base_rpc",
-}
+
+class ServerStartError(RuntimeError):
+    """`amp-local serve` exited or timed out before it was ready; the message is its own error."""
 
 
 @dataclass
@@ -71,31 +65,17 @@ def start_amp_local(
     snapshots: bool = True,
     env: dict[str, str] | None = None,
     timeout: float = 180.0,
+    free_ports: bool = True,
 ) -> AmpServer:
-    """Run `python -m amp_local serve` on free ports and wait for its READY line."""
-    args = [
-        sys.executable,
-        "-m",
-        "amp_local",
-        "serve",
-        "--data-dir",
-        str(data_dir),
-        "--flight-port",
-        "0",
-        "--jsonl-port",
-        "0",
-        "--blocks",
-        str(blocks),
-        *extra_args,
-    ]
-    if snapshots:
-        missing = [str(p) for p in SNAPSHOT_DATASETS.values() if not p.is_dir()]
-        if missing:
-            raise FileNotFoundError(
-                f"Amp snapshot folders not found: {missing}; set AMP_SNAPSHOTS to shared/amp/snapshots"
-            )
-        for ref, path in SNAPSHOT_DATASETS.items():
-            args += ["--dataset", f"{ref}={path}"]
+    """Run `python -m amp_local serve` and wait for its READY line.
+
+    `free_ports` binds every listener to a free port (tests, benchmarks); `amp-local exec` passes its
+    own port options in `extra_args` instead.
+    """
+    args = [sys.executable, "-m", "amp_local", "serve", "--data-dir", str(data_dir)]
+    if free_ports:
+        args += [arg for option in PORT_OPTIONS for arg in (option, "0")]
+    args += ["--blocks", str(blocks), *(["--snapshots"] if snapshots else []), *extra_args]
     process = subprocess.Popen(
         args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, bufsize=1, env=env
     )
@@ -119,6 +99,10 @@ def start_amp_local(
             break
     if ready is None:
         process.kill()
-        raise RuntimeError("amp-local did not become ready:\n" + "".join(stderr_lines[-40:]))
+        process.wait()
+        errors = [line.strip() for line in stderr_lines if line.startswith("amp-local: error:")]
+        if errors:
+            raise ServerStartError(errors[-1].removeprefix("amp-local: error: "))
+        raise ServerStartError("amp-local did not become ready:\n" + "".join(stderr_lines[-40:]))
     threading.Thread(target=process.stdout.read, daemon=True).start()
     return AmpServer(process, ready, Path(data_dir), stderr_lines)

@@ -2,7 +2,7 @@
 
 * `RAW_SCHEMAS[kind][table]` are the exact Arrow schemas Amp writes for `evm-rpc` and `firehose`
   datasets (PROTOCOL §4). They were checked column by column against the real Amp parquet files in
-  `/work/shared/amp/snapshots` (see `tests/unit/test_schemas.py`); where PROTOCOL and the snapshot
+  `amp_local/snapshots` (see `tests/unit/test_schemas.py`); where PROTOCOL and the snapshot
   manifests disagree, the parquet files win (they are what Amp writes today).
 * `type_to_serde` / `type_from_serde` convert between `pyarrow.DataType` and arrow-rs' serde form
   (`"UInt64"`, `{"FixedSizeBinary":32}`, `{"Timestamp":["Nanosecond","+00:00"]}`, `{"List":{field}}`…);

@@ -16,7 +16,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from amp_local import protowire as pw
-from amp_local.launcher import SNAPSHOTS
+from amp_local.bundled import SNAPSHOTS_DIR as SNAPSHOTS
 from tests.functional.flight_client import chunks, statement_descriptor
 
 

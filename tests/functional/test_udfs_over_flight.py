@@ -8,8 +8,8 @@ import eth_abi
 import pyarrow.parquet as pq
 import pytest
 
+from amp_local.bundled import SNAPSHOTS_DIR as SNAPSHOTS
 from amp_local.chain import decoded_events, erc20_transfers
-from amp_local.launcher import SNAPSHOTS
 
 TRANSFER = "Transfer(address indexed from, address indexed to, uint256 value)"
 TRANSFER_TOPIC = bytes.fromhex("ddf252ad1be2c89b69c2b068fc378daa952ba7f163c4a11628f55a4df523b3ef")

@@ -11,7 +11,8 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from amp_local.launcher import SNAPSHOTS as SNAPSHOTS_DIR
+from amp_local.bundled import AMP_SCHEMAS_DIR
+from amp_local.bundled import SNAPSHOTS_DIR as SNAPSHOTS
 from amp_local.schemas import (
     RAW_SCHEMAS,
     RAW_TABLES,
@@ -25,8 +26,6 @@ from amp_local.schemas import (
     type_to_serde,
 )
 
-SNAPSHOTS = SNAPSHOTS_DIR  # Amp's real snapshots (shared/ beside the checkout); required
-AMP_SHARED = SNAPSHOTS.parent
 SNAPSHOT_KINDS = {"eth_rpc": "evm-rpc", "eth_firehose": "firehose", "base_rpc": "evm-rpc"}
 
 
@@ -35,13 +34,11 @@ def _snapshot_files():
 
 
 def _snapshot_manifests():
-    if not SNAPSHOTS.is_dir():
-        return []
     return sorted(SNAPSHOTS.glob("*/manifest.json"))
 
 
 def _raw_json_schema(accept_object_types: bool) -> dict:
-    schema = json.loads((AMP_SHARED / "manifest-raw.schema.json").read_text())
+    schema = json.loads((AMP_SCHEMAS_DIR / "manifest-raw.schema.json").read_text())
     if accept_object_types:
         # The published schema declares DataType as a plain string, but Amp's own manifests use the
         # arrow-rs serde form, where parameterised types are objects ({"FixedSizeBinary":32}).

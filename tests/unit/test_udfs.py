@@ -16,8 +16,8 @@ import pytest
 from datafusion import SessionContext
 from eth_hash.auto import keccak
 
+from amp_local.bundled import SNAPSHOTS_DIR as SNAPSHOTS
 from amp_local.errors import AmpError
-from amp_local.launcher import SNAPSHOTS
 from amp_local.udfs import (
     amp_function_name,
     clean_error_text,
@@ -26,7 +26,7 @@ from amp_local.udfs import (
     unrewrite_text,
 )
 
-SNAP = SNAPSHOTS / "eth_rpc"  # Amp's real mainnet snapshot (shared/ beside the checkout)
+SNAP = SNAPSHOTS / "eth_rpc"  # Amp's real mainnet snapshot (shipped in amp_local/snapshots)
 TRANSFER = "Transfer(address indexed from, address indexed to, uint256 value)"
 APPROVAL = "Approval(address indexed owner, address indexed spender, uint256 value)"
 SWAP_V2 = (
