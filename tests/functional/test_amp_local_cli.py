@@ -9,14 +9,19 @@ import sys
 import adbc_driver_flightsql.dbapi as flightsql
 import pytest
 
-from amp_local.cli import connect_host
+from amp_local.cli import PORT_OPTIONS, connect_host
 from amp_local.launcher import start_amp_local
 
 
 def run_serve(data_dir, *args: str) -> subprocess.CompletedProcess:
-    """`amp-local serve` expected to fail at start-up: its exit code and stderr."""
+    """`amp-local serve` expected to fail at start-up: its exit code and stderr.
+
+    Every listener gets a free port (later `args` win), so Amp's defaults being taken on this
+    machine cannot change which error comes first.
+    """
+    free = [arg for option in PORT_OPTIONS for arg in (option, "0")]
     return subprocess.run(
-        [sys.executable, "-m", "amp_local", "serve", "--data-dir", str(data_dir), *args],
+        [sys.executable, "-m", "amp_local", "serve", "--data-dir", str(data_dir), *free, *args],
         capture_output=True,
         text=True,
         timeout=60,
@@ -60,7 +65,7 @@ def test_bad_arguments_fail_with_one_clear_line(tmp_path, args, message):
     bad.mkdir()
     (bad / "manifest.json").write_text("{not json")
     args = [a.replace("BAD_DIR", str(bad)) for a in args]
-    result = run_serve(tmp_path, "--flight-port", "0", *args)
+    result = run_serve(tmp_path, *args)
     assert result.returncode == 2
     assert message in result.stderr
     assert "Traceback" not in result.stderr
