@@ -7,11 +7,7 @@ from amp_local.launcher import AmpServer
 
 def amp_target(server: AmpServer, **overrides) -> dict:
     """A profile target for `server`; keyword arguments add or replace keys."""
-    return {
-        "type": "amp",
-        "threads": 4,
-        "query_url": server.flight_url,
-        "admin_url": server.admin_url or "http://127.0.0.1:1",
-        "schema": "dbt_test",
-        **overrides,
-    }
+    target = {"type": "amp", "threads": 4, "query_url": server.flight_url, "schema": "dbt_test"}
+    if server.admin_url:  # `dbt debug` proves the Admin API whenever a profile names one
+        target["admin_url"] = server.admin_url
+    return {**target, **overrides}

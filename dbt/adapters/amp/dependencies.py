@@ -130,11 +130,26 @@ def drop_dependency_refs(node: Any, manifest: Any = None) -> None:
     node.refs = kept
 
 
+def promote_registered_model(node: Any) -> None:
+    """The original design's `register: true` means "this model is an Amp dataset": make it
+    `materialized='dataset'` (any materialization it inherited, e.g. the project's ephemeral
+    default, gives way)."""
+    config = getattr(node, "config", None)
+    if getattr(node, "resource_type", None) != "model" or not isinstance(config, BaseConfig):
+        return
+    register = config.get("register")
+    if isinstance(register, str):
+        register = register.strip().lower() in ("true", "1", "yes")
+    if register and config.get("materialized") != "dataset":
+        config.materialized = "dataset"
+
+
 def _wrap_render_update(render_update):
     @functools.wraps(render_update)
     def wrapper(self, node, *args, **kwargs):
         result = render_update(self, node, *args, **kwargs)
         dependency_aliases(node)  # a bad `dependencies` value fails here, naming the file
+        promote_registered_model(node)
         return result
 
     setattr(wrapper, _PATCHED, True)
@@ -149,6 +164,7 @@ def _wrap_process_refs(process_refs):
             getattr(node, "config", None), BaseConfig
         ):
             drop_dependency_refs(node, manifest)
+            promote_registered_model(node)  # `register: true` from a properties YAML
         return process_refs(manifest, current_project, node, *args, **kwargs)
 
     setattr(wrapper, _PATCHED, True)

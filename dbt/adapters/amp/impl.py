@@ -14,8 +14,16 @@ from dbt.adapters.sql import SQLAdapter
 from dbt_common.contracts.constraints import ConstraintType
 from dbt_common.exceptions import CompilationError, DbtRuntimeError
 
+from dbt.adapters.amp.admin import AdminClient
 from dbt.adapters.amp.column import AmpColumn
 from dbt.adapters.amp.connections import AmpAdapterResponse, AmpConnectionManager
+from dbt.adapters.amp.dataset_build import (
+    AmpDatasetResponse,
+    DatasetBuilder,
+    DatasetSpec,
+    is_dataset_node,
+    node_config,
+)
 from dbt.adapters.amp.dependencies import (
     REFABLE,
     check_not_shadowing,
@@ -172,6 +180,61 @@ class AmpAdapter(SQLAdapter):
 
     def debug_query(self) -> None:
         self.execute("select 1 as id")
+        credentials = self.config.credentials
+        if credentials.admin_url:  # prove the Admin API too, with a real (read-only) call
+            with self.admin_client() as admin:
+                admin.datasets()
+
+    # --- dataset models: Amp derived datasets ------------------------------------------------
+
+    def admin_client(self) -> AdminClient:
+        """A client of the profile's Admin API, sending the connection's token."""
+        credentials = self.config.credentials
+        if not credentials.admin_url:
+            raise DbtRuntimeError(
+                "This needs Amp's Admin API, but the profile has no admin_url: add "
+                "admin_url: http://<host>:1610 to the target"
+            )
+        token = credentials.transport().token
+        return AdminClient(credentials.admin_url, token=token, retries=max(credentials.retries, 3))
+
+    @available
+    def amp_build_dataset(self, model: Any, sql: str, graph: Any, full_refresh: bool = False):
+        """Register (and deploy, and wait for) the Amp derived dataset of a `dataset` model."""
+        dependencies = checked_dependencies(
+            node_config(model).get("dependencies"), f" of {node_label(model, 'model')}"
+        )
+        dataset_refs = {
+            DatasetSpec.of(node).reference
+            for node in (graph or {}).get("nodes", {}).values()
+            if node_get(node, "resource_type") == "model" and is_dataset_node(node)
+        }
+        with self.admin_client() as admin:
+            builder = DatasetBuilder(admin, self._head_block)
+            return builder.build(model, sql, dependencies, dataset_refs, bool(full_refresh))
+
+    def _head_block(self, tables: list[tuple[str, str]]) -> int | None:
+        """The lowest of the highest synced blocks of these dataset tables (None if one is empty)."""
+        heads = []
+        for reference, table in tables:
+            _, result = self.execute(
+                f'select max(_block_num) as head from "{reference}".{table}', fetch=True
+            )
+            head = result.rows[0][0] if len(result.rows) else None
+            if head is None:
+                return None
+            heads.append(int(head))
+        return min(heads) if heads else None
+
+    @available
+    def amp_skipped_response(self, why: str) -> AmpDatasetResponse:
+        return AmpDatasetResponse(_message=f"SKIPPED: {why}")
+
+    @available
+    def amp_dataset_relation_of(self, node: Any) -> AmpRelation:
+        """What `ref()` to a dataset model renders: `"<namespace>/<name>@<version|dev>".<table>`."""
+        spec = DatasetSpec.of(node)
+        return AmpRelation.create(database=None, schema=spec.reference, identifier=spec.table)
 
     # --- query models ------------------------------------------------------------------------
 
@@ -237,17 +300,22 @@ class AmpAdapter(SQLAdapter):
         return refable, models
 
     @available
-    def amp_check_ref_target(self, graph: Any, model: Any, args: Any, kwargs: Any) -> None:
-        """Refuse a ref to a `query` model (terminal) or to a model dbt-amp cannot build."""
+    def amp_check_ref_target(
+        self, graph: Any, model: Any, args: Any, kwargs: Any
+    ) -> AmpRelation | None:
+        """Refuse a ref to a `query` model (terminal) or to a model dbt-amp cannot build; for a
+        dataset model, the relation of its dataset table (dbt's would name the namespace)."""
         name = kwargs.get("name") or (args[-1] if args else None)
         package = kwargs.get("package") or (args[0] if len(args) == 2 else None)
         _, models = self._graph_index(graph)
         target = models.get((package, name)) or models.get((None, name))
         if target is None:
-            return
+            return None
+        if is_dataset_node(target):
+            return self.amp_dataset_relation_of(target)
         materialized = target.get("config", {}).get("materialized")
-        if materialized in ("ephemeral", "dataset"):
-            return
+        if materialized == "ephemeral":
+            return None
         here = node_label(model, "model")
         if materialized == "query":
             if node_get(model, "resource_type") in ("test", "unit_test"):

@@ -11,6 +11,7 @@ SEMVER = (
     r"(?:0|[1-9]\d*)\.(?:0|[1-9]\d*)\.(?:0|[1-9]\d*)"
     r"(?:-[0-9A-Za-z-]+(?:\.[0-9A-Za-z-]+)*)?(?:\+[0-9A-Za-z-]+(?:\.[0-9A-Za-z-]+)*)?"
 )
+SEMVER_RE = re.compile(rf"^{SEMVER}$")
 REVISION = rf"(?:{SEMVER}|[0-9a-f]{{64}}|latest|dev)"
 REFERENCE_RE = re.compile(
     rf"^(?P<namespace>{NAMESPACE})/(?P<name>{NAME})@(?P<revision>{REVISION})$"

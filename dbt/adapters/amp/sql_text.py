@@ -2,15 +2,24 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from typing import Literal
 
-def strip_trailing_comments(sql: str) -> str:
-    """`sql` without trailing whitespace, `;`, `-- ...` and `/* ... */` comments (a `--` or `/*`
-    inside a string literal or a quoted identifier is text, not a comment)."""
-    while True:
-        end, i, n = 0, 0, len(sql)
-        while i < n:
-            ch = sql[i]
-            if ch in ("'", '"'):  # a literal or a quoted identifier; '' and "" escape the quote
+Token = Literal["code", "string", "identifier", "comment"]
+
+
+def scan_sql(sql: str) -> Iterator[tuple[Token, int, int]]:
+    """Split `sql` into spans: plain code, '…' literals, "…" quoted identifiers, comments.
+
+    `''` / `""` inside a literal / identifier escape the quote; `--` and `/* */` inside them are
+    text. Spans are contiguous and cover `sql` (an unterminated one runs to the end)."""
+    i, n, start = 0, len(sql), 0
+    while i < n:
+        ch = sql[i]
+        if ch in ("'", '"') or sql.startswith(("--", "/*"), i):
+            if start < i:
+                yield "code", start, i
+            if ch in ("'", '"'):
                 j = i + 1
                 while j < n:
                     if sql[j] == ch:
@@ -19,18 +28,35 @@ def strip_trailing_comments(sql: str) -> str:
                             continue
                         break
                     j += 1
-                i = j + 1
-                end = min(i, n)
+                end = min(j + 1, n)
+                yield ("string" if ch == "'" else "identifier"), i, end
             elif sql.startswith("--", i):
                 newline = sql.find("\n", i)
-                i = n if newline < 0 else newline + 1
-            elif sql.startswith("/*", i):
-                close = sql.find("*/", i + 2)
-                i = n if close < 0 else close + 2
+                end = n if newline < 0 else newline + 1
+                yield "comment", i, end
             else:
-                if not ch.isspace():
-                    end = i + 1
-                i += 1
+                close = sql.find("*/", i + 2)
+                end = n if close < 0 else close + 2
+                yield "comment", i, end
+            i = start = end
+        else:
+            i += 1
+    if start < n:
+        yield "code", start, n
+
+
+def strip_trailing_comments(sql: str) -> str:
+    """`sql` without trailing whitespace, `;`, `-- ...` and `/* ... */` comments (a `--` or `/*`
+    inside a string literal or a quoted identifier is text, not a comment)."""
+    while True:
+        end = 0
+        for kind, start, stop in scan_sql(sql):
+            if kind in ("string", "identifier"):
+                end = stop
+            elif kind == "code":
+                text = sql[start:stop].rstrip()
+                if text:
+                    end = start + len(text)
         stripped = sql[:end].rstrip().rstrip(";").rstrip()
         if stripped == sql:
             return sql

@@ -8,6 +8,8 @@
     `ref('eth')` like any ref; dbt-amp's parser hooks (dbt/adapters/amp/dependencies.py) drop refs
     that name a dependency alias. A unit test resolves the aliases of the model it tests (the hook
     copies them onto the unit-test node). An alias with the name of a model is a compile error.
+  * a ref to a `dataset` model renders its dataset table, `"<namespace>/<name>@<version|dev>".<table>`
+    (the manifest builder pins it to the registered manifest hash in a dependent dataset).
   * a ref to a `query` model (terminal) or to a model dbt-amp cannot build is a compile error.
 -#}
 {% macro ref() -%}
@@ -20,7 +22,10 @@
   {%- endif -%}
   {%- set relation = builtins.ref(*varargs, **kwargs) -%}
   {%- if execute and not relation.is_cte -%}
-    {%- do adapter.amp_check_ref_target(graph, model, varargs, kwargs) -%}
+    {%- set dataset_table = adapter.amp_check_ref_target(graph, model, varargs, kwargs) -%}
+    {%- if dataset_table is not none -%}
+      {{ return(dataset_table) }}
+    {%- endif -%}
   {%- endif -%}
   {{ return(relation) }}
 {%- endmacro %}
