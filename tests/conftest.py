@@ -5,6 +5,8 @@ from __future__ import annotations
 import pytest
 
 from amp_local.launcher import AmpServer, start_amp_local
+from dbt.adapters.amp import auth
+from tests.auth_server import AuthServer
 from tests.profiles import amp_target
 
 pytest_plugins = ["dbt.tests.fixtures.project"]
@@ -34,6 +36,21 @@ def amp_server_with_token(tmp_path_factory) -> AmpServer:
         extra_args=["--token", "s3cret-test-token"],
     )
     server.token = "s3cret-test-token"  # what clients must send
+    yield server
+    server.stop()
+
+
+@pytest.fixture(autouse=True)
+def no_off_machine_auth(monkeypatch):
+    """No test refreshes a login at Amp's real auth server: the default auth URL points at a
+    closed local port (the discard port), so a test that forgets `auth_url` fails fast, here."""
+    monkeypatch.setattr(auth, "DEFAULT_AUTH_URL", "http://127.0.0.1:9/")
+
+
+@pytest.fixture
+def auth_server():
+    """A local Amp auth server (tests/auth_server.py) on a free port."""
+    server = AuthServer().start()
     yield server
     server.stop()
 

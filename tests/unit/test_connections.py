@@ -318,11 +318,11 @@ def test_only_connectivity_errors_are_retried(monkeypatch, error, calls):
 
 
 def test_token_resolved_once_per_connection(server, tmp_path, monkeypatch):
-    """Without a profile/env token the Amp CLI login cache is read (and its expiry warned about)
-    once per connection open, not once per query on either path."""
+    """Without a profile/env token the Amp CLI login cache is read once per connection open, not
+    once per query on either path. (This expired login cannot be refreshed: one warning.)"""
     from dbt.adapters.contracts.connection import Connection, ConnectionState
 
-    from dbt.adapters.amp import credentials as credentials_module
+    from dbt.adapters.amp import auth
 
     monkeypatch.setenv("HOME", str(tmp_path))
     monkeypatch.delenv("AMP_AUTH_TOKEN", raising=False)
@@ -330,14 +330,14 @@ def test_token_resolved_once_per_connection(server, tmp_path, monkeypatch):
     cache.mkdir(parents=True)
     (cache / "amp_cli_auth").write_text(json.dumps({"accessToken": "cli-tok", "expiry": 1}))
     reads, warnings = [], []
-    real_read = credentials_module.read_cli_auth_file
+    real_read = auth.read_login
 
     def counting_read(path):
         reads.append(path)
         return real_read(path)
 
-    monkeypatch.setattr(credentials_module, "read_cli_auth_file", counting_read)
-    monkeypatch.setattr(credentials_module.logger, "warning", warnings.append)
+    monkeypatch.setattr(auth, "read_login", counting_read)
+    monkeypatch.setattr(auth.logger, "warning", warnings.append)
     creds = AmpCredentials(query_url=f"grpc://127.0.0.1:{server.port}", schema="ns")
     conn = Connection(type="amp", name="t", credentials=creds, state=ConnectionState.INIT)
     AmpConnectionManager.open(conn)
@@ -350,7 +350,7 @@ def test_token_resolved_once_per_connection(server, tmp_path, monkeypatch):
     finally:
         AmpConnectionManager.close(conn)
     assert len(reads) == 1 and len(warnings) == 1, (reads, warnings)
-    assert "has expired" in warnings[0]
+    assert "has expired" in warnings[0] and "amp auth login" in warnings[0]
     assert {h["authorization"][0] for h in server.headers} == {"Bearer cli-tok"}
     AmpConnectionManager.open(conn)  # a new open reads the login cache again
     try:

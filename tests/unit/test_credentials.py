@@ -4,8 +4,7 @@ import time
 import pytest
 from dbt_common.exceptions import DbtRuntimeError
 
-from dbt.adapters.amp import credentials as credentials_module
-from dbt.adapters.amp.credentials import AmpCredentials, read_cli_auth_file, resolve_token
+from dbt.adapters.amp.credentials import AmpCredentials
 
 
 def make(**kw):
@@ -78,41 +77,80 @@ def test_invalid(kw, message):
 def test_token_resolution_order(tmp_path, monkeypatch):
     monkeypatch.setenv("HOME", str(tmp_path))
     monkeypatch.delenv("AMP_AUTH_TOKEN", raising=False)
-    assert resolve_token(None) == (None, "none")
+    assert make().resolve_token() == (None, "none")
+    assert make().token_source() == "none"
     cache = tmp_path / ".amp" / "cache"
     cache.mkdir(parents=True)
-    expiry = int(time.time() * 1000) + 3_600_000
+    expiry = int(time.time() * 1000) + 3_600_000  # fresh: nothing to refresh
     (cache / "amp_cli_auth").write_text(
         json.dumps(
-            {"accessToken": "from-cli", "refreshToken": "r", "userId": "u", "expiry": expiry}
+            {
+                "accessToken": "from-cli",
+                "refreshToken": "r",
+                "userId": "u",
+                "accounts": [],
+                "expiry": expiry,
+            }
         )
     )
-    assert resolve_token(None)[0] == "from-cli"
+    assert make().resolve_token() == ("from-cli", str(cache / "amp_cli_auth"))
+    assert make().token_source() == str(cache / "amp_cli_auth")
     monkeypatch.setenv("AMP_AUTH_TOKEN", "from-env")
-    assert resolve_token(None) == ("from-env", "env AMP_AUTH_TOKEN")
-    assert resolve_token("from-profile") == ("from-profile", "profile")
+    assert make().resolve_token() == ("from-env", "env AMP_AUTH_TOKEN")
+    assert make().token_source() == "env AMP_AUTH_TOKEN"
+    assert make(token="from-profile").resolve_token() == ("from-profile", "profile")
+    assert make(token="from-profile").token_source() == "profile"
+    # `auth: true`: the login cache only
+    assert make(auth=True).resolve_token() == ("from-cli", str(cache / "amp_cli_auth"))
 
 
-def test_cli_auth_file_formats(tmp_path, monkeypatch):
-    warnings = []
-    monkeypatch.setattr(credentials_module.logger, "warning", warnings.append)
-    path = tmp_path / "amp_cli_auth"
-    path.write_text("plain-token\n")
-    assert read_cli_auth_file(path) == "plain-token"
-    path.write_text('{"accessToken": "  "}')
-    assert read_cli_auth_file(path) is None
-    assert warnings == []
-    path.write_text("{not json")
-    assert read_cli_auth_file(path) is None
-    assert len(warnings) == 1 and "not valid JSON" in warnings[0]
-    expiry = int(time.time() * 1000) + 3_600_000
-    path.write_text(json.dumps({"accessToken": "fresh", "expiry": expiry}))
-    assert read_cli_auth_file(path) == "fresh"
-    assert len(warnings) == 1  # not expired: no warning
-    path.write_text(
-        '{"accessToken": "expired-tok-123", "expiry": 1}'
-    )  # expired: still used, with a warning
-    assert read_cli_auth_file(path) == "expired-tok-123"
-    assert len(warnings) == 2 and "has expired" in warnings[1] and "ampctl login" in warnings[1]
-    assert "expired-tok-123" not in warnings[1]
-    assert read_cli_auth_file(tmp_path / "missing") is None
+@pytest.mark.parametrize(
+    "kw,message",
+    [
+        ({"auth": True, "token": "t"}, "set either `token` or `auth: true`, not both"),
+        ({"auth_url": "auth.amp.thegraph.com"}, "auth_url 'auth.amp.thegraph.com' is not an HTTP"),
+    ],
+)
+def test_invalid_auth_settings(kw, message):
+    with pytest.raises(DbtRuntimeError, match=message):
+        make(**kw)
+
+
+def test_auth_settings_are_shown_by_dbt_debug():
+    creds = make(auth=True, auth_url="http://127.0.0.1:9/")
+    keys = creds._connection_keys()
+    assert "auth" in keys and "auth_url" in keys and "token" not in keys
+
+
+@pytest.mark.parametrize(
+    "answers, expected",
+    [
+        ("\n\nteam\n1\nmy-token\n8\n", {"token": "my-token", "threads": 8}),
+        ("\n\nteam\n1\n\n\n", {"token": "", "threads": 4}),
+        ("\n\nteam\n2\n\n", {"auth": True, "threads": 4}),
+    ],
+    ids=["token", "no-token", "amp-auth-login"],
+)
+def test_dbt_init_profile_template(answers, expected):
+    """`dbt init`'s prompts (dbt's own InitTask code, fed through click's input) give a valid
+    profile for both ways to authenticate."""
+    from importlib.resources import files
+
+    import yaml
+    from click.testing import CliRunner
+    from dbt.task.init import InitTask
+
+    template = yaml.safe_load((files("dbt.include.amp") / "profile_template.yml").read_text())
+    task = InitTask.__new__(InitTask)  # only its prompt logic is used
+    with CliRunner().isolation(input=answers):
+        target = task.generate_target_from_input(template["prompts"], {})
+    assert target == {
+        "query_url": "grpc://localhost:1602",
+        "admin_url": "http://localhost:1610",
+        "schema": "team",
+        **expected,
+    }
+    profile = {**template["fixed"], **target}
+    profile.pop("type"), profile.pop("threads")
+    creds = make(**profile)
+    assert creds.auth is bool(expected.get("auth"))

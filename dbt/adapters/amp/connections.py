@@ -27,12 +27,7 @@ from dbt.adapters.exceptions import FailedToConnectError
 from dbt.adapters.sql import SQLConnectionManager
 from dbt_common.exceptions import DbtDatabaseError, DbtRuntimeError
 
-from dbt.adapters.amp.credentials import (
-    AmpCredentials,
-    TransportSettings,
-    resolve_token,
-    transport_of,
-)
+from dbt.adapters.amp.credentials import AmpCredentials, TransportSettings, transport_of
 from dbt.adapters.amp.types import arrow_type_to_sql, to_python_column
 
 logger = AdapterLogger("Amp")
@@ -111,8 +106,8 @@ def token_source_hint(credentials: AmpCredentials | None) -> str:
     """Where the token that was sent came from (never the token itself)."""
     if credentials is None:
         return ""
-    token, source = resolve_token(credentials.token)
-    if not token:
+    source = credentials.token_source()
+    if source == "none":
         return (
             "No token was sent (none in the profile, AMP_AUTH_TOKEN or the Amp CLI login cache)."
         )
@@ -145,7 +140,7 @@ def translate_error(error: BaseException, credentials: AmpCredentials | None = N
             f"Amp at {where} refused the credentials ({code}): {message}. "
             + (f"{hint} " if hint else "")
             + "Set `token` in the profile (e.g. token: \"{{ env_var('AMP_AUTH_TOKEN') }}\"), the "
-            "AMP_AUTH_TOKEN environment variable, or log in with `ampctl login`."
+            "AMP_AUTH_TOKEN environment variable, or log in with `amp auth login`."
         )
     if status == AdbcStatusCode.TIMEOUT:
         limit = credentials.query_timeout if credentials else None

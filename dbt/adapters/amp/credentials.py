@@ -2,35 +2,32 @@
 
 The token never leaves this object except as the `authorization: Bearer` header: it is not a
 connection key (so `dbt debug` does not print it), `__repr__` masks it, and the token resolved from
-the environment or the Amp CLI login cache is kept off the serialized profile.
+the environment or the Amp CLI login cache (auth.py, which also refreshes it) is kept off the
+serialized profile.
 """
 
 from __future__ import annotations
 
 import difflib
-import json
 import os
 import re
-import time
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any, ClassVar
 from urllib.parse import urlparse
 
 from dbt.adapters.contracts.connection import Credentials
-from dbt.adapters.events.logging import AdapterLogger
 from dbt_common.exceptions import DbtRuntimeError
 
-logger = AdapterLogger("Amp")
+from dbt.adapters.amp.auth import (
+    CLI_AUTH_FILES,
+    AmpLoginError,
+    cached_token,
+    find_login_file,
+    read_login,
+)
 
 TOKEN_ENV_VAR = "AMP_AUTH_TOKEN"
-# Written by `ampctl login` / the TS `amp auth login`: JSON {"accessToken", "refreshToken",
-# "userId", "accounts", "expiry" (ms since epoch)}; Amp's Rust and Python clients read
-# `accessToken` from it. The older TS CLI kept the same JSON under ~/.amp-cli-config/.
-CLI_AUTH_FILES = (
-    Path("~/.amp/cache/amp_cli_auth"),
-    Path("~/.amp-cli-config/amp_cli_auth"),
-)
 QUERY_URL_SCHEMES = ("grpc", "grpc+tcp", "grpc+tls")
 # A query_url without a port gets Amp's Flight port (1602) in plain text, and 443 with TLS (hosted
 # Amp gateways terminate TLS on the standard HTTPS port).
@@ -50,51 +47,10 @@ def _mask(token: str | None) -> str:
     return "None" if not token else "'***'"
 
 
-def read_cli_auth_file(path: Path) -> str | None:
-    """The access token from an Amp CLI login cache file (JSON, or a bare token as fallback)."""
-    try:
-        text = path.expanduser().read_text().strip()
-    except OSError:
-        return None
-    if not text:
-        return None
-    if not text.startswith("{"):
-        return text.split()[0]
-    try:
-        data = json.loads(text)
-    except ValueError:
-        logger.warning(f"Ignoring {path}: not valid JSON")
-        return None
-    token = data.get("accessToken") or data.get("access_token") or data.get("token")
-    if not isinstance(token, str) or not token.strip():
-        return None
-    expiry = data.get("expiry")
-    if isinstance(expiry, (int, float)) and expiry < time.time() * 1000:
-        logger.warning(
-            f"The Amp CLI login in {path} has expired; dbt-amp does not refresh it. "
-            f"Run `ampctl login` again or set {TOKEN_ENV_VAR}."
-        )
-    return token.strip()
-
-
-def resolve_token(profile_token: str | None) -> tuple[str | None, str]:
-    """The bearer token and where it came from: profile, environment, then the CLI login cache."""
-    if profile_token:
-        return profile_token, "profile"
-    env_token = os.environ.get(TOKEN_ENV_VAR, "").strip()
-    if env_token:
-        return env_token, f"env {TOKEN_ENV_VAR}"
-    for path in CLI_AUTH_FILES:
-        token = read_cli_auth_file(path)
-        if token:
-            return token, str(path)
-    return None, "none"
-
-
 @dataclass(frozen=True, repr=False)
 class TransportSettings:
     """What every Flight call of one connection sends: built once per connection (so the Amp CLI
-    login cache is read, and its expiry warned about, once), used by both the ADBC and the
+    login cache is read, and refreshed if due, once), used by both the ADBC and the
     pyarrow.flight path. `headers` names are lowercased; the token is never shown."""
 
     query_url: str
@@ -137,6 +93,11 @@ class AmpCredentials(Credentials):
     admin_url: str | None = None
     # Bearer token. If empty: env AMP_AUTH_TOKEN, then the Amp CLI login cache.
     token: str | None = None
+    # true: the token comes from the Amp CLI login cache only, refreshed when it is about to
+    # expire; a missing or unrefreshable login is an error (the original design's `auth: true`).
+    auth: bool = False
+    # The Amp auth server that refreshes CLI logins (default https://auth.amp.thegraph.com/).
+    auth_url: str | None = None
     # TLS (grpc+tls:// only)
     tls_skip_verify: bool = False
     tls_root_certs: str | None = None  # path to a PEM bundle
@@ -170,6 +131,8 @@ class AmpCredentials(Credentials):
             "query_url",
             "admin_url",
             "schema",
+            "auth",
+            "auth_url",
             "tls_skip_verify",
             "tls_root_certs",
             "tls_override_hostname",
@@ -216,6 +179,18 @@ class AmpCredentials(Credentials):
                 raise AmpProfileError(
                     f"admin_url {self.admin_url!r} is not an HTTP URL, e.g. http://localhost:1610"
                 )
+        if self.auth_url:
+            auth = urlparse(self.auth_url)
+            if auth.scheme not in ("http", "https") or not auth.hostname:
+                raise AmpProfileError(
+                    f"auth_url {self.auth_url!r} is not an HTTP URL, e.g. "
+                    "https://auth.amp.thegraph.com/"
+                )
+        if self.auth and self.token:
+            raise AmpProfileError(
+                "set either `token` or `auth: true`, not both: `auth: true` takes the token from "
+                "the Amp CLI login (`amp auth login`) and refreshes it"
+            )
         if not self.schema:
             raise AmpProfileError(
                 "'schema' is required: the Amp namespace for datasets this project registers "
@@ -255,9 +230,48 @@ class AmpCredentials(Credentials):
     def use_tls(self) -> bool:
         return urlparse(self.query_url).scheme == "grpc+tls"
 
+    def resolve_token(self) -> tuple[str | None, str]:
+        """The bearer token and where it came from: with `auth: true` the Amp CLI login cache;
+        otherwise the profile, then AMP_AUTH_TOKEN, then the login cache. A token from the login
+        cache is refreshed first when it is about to expire (see auth.py)."""
+        if self.auth:
+            path = find_login_file()
+            if path is None:
+                raise AmpLoginError(
+                    "The profile sets `auth: true`, but there is no Amp CLI login at "
+                    f"{CLI_AUTH_FILES[0]}. Log in with `amp auth login`, or set `token` instead."
+                )
+            return cached_token(path, self.auth_url, required=True), str(path)
+        if self.token:
+            return self.token, "profile"
+        env_token = os.environ.get(TOKEN_ENV_VAR, "").strip()
+        if env_token:
+            return env_token, f"env {TOKEN_ENV_VAR}"
+        path = find_login_file()
+        if path is not None:
+            token = cached_token(path, self.auth_url, required=False)
+            if token:
+                return token, str(path)
+        return None, "none"
+
+    def token_source(self) -> str:
+        """Where the token sent comes from, as `resolve_token` says, without refreshing anything
+        (for error messages): "profile", "env AMP_AUTH_TOKEN", a login cache path, or "none"."""
+        if not self.auth:
+            if self.token:
+                return "profile"
+            if os.environ.get(TOKEN_ENV_VAR, "").strip():
+                return f"env {TOKEN_ENV_VAR}"
+        path = find_login_file()
+        try:
+            return str(path) if path is not None and read_login(path) is not None else "none"
+        except AmpLoginError:
+            return "none"
+
     def transport(self) -> TransportSettings:
-        """The transport settings, with the token resolved now (reads the CLI login cache)."""
-        token, source = resolve_token(self.token)
+        """The transport settings, with the token resolved now (reads, and may refresh, the Amp
+        CLI login cache)."""
+        token, source = self.resolve_token()
         return TransportSettings(
             query_url=self.query_url,
             token=token,

@@ -1,6 +1,8 @@
 """Bad inputs: each one a clear message and a non-zero exit, and the token never leaks."""
 
+import json
 import os
+import time
 from pathlib import Path
 
 import pytest
@@ -140,8 +142,17 @@ def test_wrong_and_right_token(tmp_path, amp_server_with_token, monkeypatch):
     monkeypatch.delenv("AMP_AUTH_TOKEN")
     cache = tmp_path / ".amp" / "cache"
     cache.mkdir(parents=True)
+    fresh = int(time.time() * 1000) + 3_600_000  # not due for a refresh (tests/unit/test_auth.py)
     (cache / "amp_cli_auth").write_text(
-        f'{{"accessToken": "{TOKEN}", "refreshToken": "r", "userId": "u"}}'
+        json.dumps(
+            {
+                "accessToken": TOKEN,
+                "refreshToken": "r",
+                "userId": "u",
+                "accounts": [],
+                "expiry": fresh,
+            }
+        )
     )
     ok, output = invoke(tmp_path, base, ["run", "-s", "ok"])
     (cache / "amp_cli_auth").unlink()
