@@ -31,6 +31,7 @@ from dbt.adapters.amp.dependencies import (
     node_get,
     node_label,
 )
+from dbt.adapters.amp.evm_signatures import EventSignatureError, parse_event_signature
 from dbt.adapters.amp.relation import AmpDatasetRelation, AmpRelation
 from dbt.adapters.amp.sql_text import strip_trailing_comments
 
@@ -247,6 +248,17 @@ class AmpAdapter(SQLAdapter):
     def amp_strip_trailing_comments(self, sql: str) -> str:
         """`sql` without trailing `;`, whitespace and comments (for `dbt show --limit`)."""
         return strip_trailing_comments(sql)
+
+    # --- EVM macros --------------------------------------------------------------------------
+
+    @available
+    def amp_evm_event_params(self, signature: Any) -> list[dict[str, Any]]:
+        """[{name, type, canonical, indexed}, ...] of an event signature (evm_signatures.py);
+        a malformed signature is a compile error."""
+        try:
+            return [param.as_dict() for param in parse_event_signature(signature)]
+        except EventSignatureError as exc:
+            raise CompilationError(str(exc)) from None
 
     # --- dependencies (`config(dependencies={'eth': '_/eth_firehose@1.0.0'})`) ---------------
 

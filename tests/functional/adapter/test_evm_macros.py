@@ -241,6 +241,7 @@ select 'params' as problem
 where '{{ p | map(attribute="name") | join(",") }}' <> 'sender,amount0In,meta,to'
    or '{{ p | map(attribute="type") | join(";") }}' <> 'address;uint256;(uint8 a, bytes32[] b);address'
    or '{{ p | map(attribute="indexed") | join(",") }}' <> 'True,False,False,True'
+   or '{{ p | map(attribute="canonical") | join(";") }}' <> 'address;uint256;(uint8,bytes32[]);address'
 """,
 }
 
@@ -303,12 +304,17 @@ def test_signature_quotes_are_escaped(evm_build):
             "Event parameter without a name",
         ),
         (
+            "select * from ({{ evm_event_logs('x', 'Transfer(address indexed from, uint7 v)') }})",
+            "Malformed event signature 'Transfer(address indexed from, uint7 v)': unknown type "
+            "'uint7' (integer sizes are 8, 16, …, 256)",
+        ),
+        (
             f"select * from ({{{{ evm_event_logs(source('mainnet', 'logs'), '{TRANSFER}', address=[]) }}}})",
             "no addresses given for address",
         ),
         ("select {{ evm_address_filter('address', []) }}", "no addresses given"),
     ],
-    ids=["bad-address", "unnamed-param", "empty-address-list", "empty-address-filter"],
+    ids=["bad-address", "unnamed-param", "bad-type", "empty-address-list", "empty-address-filter"],
 )
 def test_compile_errors(evm_build, inline, message):
     root = str(evm_build.project.root)

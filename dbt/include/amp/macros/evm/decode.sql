@@ -30,41 +30,14 @@
 
 
 {#-
-  evm_event_params(signature) -> [{'name', 'type', 'indexed'}, ...] in declaration order, parsed
-  in Jinja (tuple types are kept whole). Raises a compile error for an unnamed parameter: the
-  decoded struct's fields are named after the parameters.
+  evm_event_params(signature) -> [{'name', 'type', 'canonical', 'indexed'}, ...] in declaration
+  order: `type` as written (tuple types kept whole), `canonical` the ABI type ('uint' is 'uint256',
+  tuples '(uint8,bytes32[])'). Parsed in Python (dbt/adapters/amp/evm_signatures.py); a malformed
+  signature or an unnamed parameter is a compile error (the decoded struct's fields are named after
+  the parameters).
 -#}
 {% macro evm_event_params(signature) -%}
-    {%- set sig = signature | string | trim -%}
-    {%- set open = sig.find('(') -%}
-    {%- if open < 1 or not sig.endswith(')') -%}
-        {{ exceptions.raise_compiler_error("Not an event signature: '" ~ sig ~ "' (expected e.g. 'Transfer(address indexed from, address indexed to, uint256 value)')") }}
-    {%- endif -%}
-    {%- set body = sig[open + 1:-1] -%}
-    {%- set parts = [] -%}
-    {%- set ns = namespace(depth=0, current='') -%}
-    {%- for ch in body -%}
-        {%- if ch == ',' and ns.depth == 0 -%}
-            {%- do parts.append(ns.current) -%}
-            {%- set ns.current = '' -%}
-        {%- else -%}
-            {%- if ch == '(' -%}{%- set ns.depth = ns.depth + 1 -%}{%- elif ch == ')' -%}{%- set ns.depth = ns.depth - 1 -%}{%- endif -%}
-            {%- set ns.current = ns.current ~ ch -%}
-        {%- endif -%}
-    {%- endfor -%}
-    {%- if ns.current | trim -%}{%- do parts.append(ns.current) -%}{%- endif -%}
-    {%- set params = [] -%}
-    {%- for part in parts -%}
-        {%- set words = part.strip().rsplit(' ', 1) -%}
-        {%- if words | length < 2 or words[1] in ('indexed', '') or words[1].endswith(')') or words[1].endswith(']') -%}
-            {{ exceptions.raise_compiler_error("Event parameter without a name in '" ~ sig ~ "': '" ~ part.strip() ~ "'. Name every parameter, e.g. 'uint256 value'.") }}
-        {%- endif -%}
-        {%- set type_words = words[0].split() -%}
-        {%- set indexed = type_words[-1] == 'indexed' -%}
-        {%- set type_text = (type_words[:-1] if indexed else type_words) | join(' ') -%}
-        {%- do params.append({'name': words[1], 'type': type_text, 'indexed': indexed}) -%}
-    {%- endfor -%}
-    {{- return(params) -}}
+    {{- return(adapter.amp_evm_event_params(signature)) -}}
 {%- endmacro %}
 
 
@@ -129,7 +102,7 @@
     {%- for p in params -%}
         {%- set field = 'evm_event_row.event[' ~ amp_sql_string(p.name) ~ ']' -%}
         {%- set name = adapter.quote(prefix ~ p.name.lstrip('_')) -%}
-        {%- if hex and (p.type == 'address' or p.type == 'bytes32' or (p.indexed and (p.type in ('string', 'bytes') or p.type.endswith(']') or p.type.startswith('(')))) -%}
+        {%- if hex and (p.canonical in ('address', 'bytes32') or (p.indexed and (p.canonical in ('string', 'bytes') or p.canonical.endswith(']') or p.canonical.startswith('(')))) -%}
             {%- do items.append('evm_decode_hex(' ~ field ~ ') as ' ~ name) -%}
         {%- else -%}
             {%- do items.append(field ~ ' as ' ~ name) -%}
