@@ -342,3 +342,22 @@ def test_auth_true_ignores_the_environment_and_legacy_path(server, tmp_path, mon
     assert creds.resolve_token() == ("fresh-access-token", str(legacy))
     assert creds.token_source() == str(legacy)
     assert json.loads(legacy.read_text())["accessToken"] == "fresh-access-token"
+
+
+def test_unsaved_refresh_is_kept_for_the_process(server, cache, warnings, monkeypatch):
+    """If the refreshed login cannot be written back (a read-only home, simulated: the real
+    save_login is replaced by one that raises, as root cannot be denied a write here), this process
+    keeps using it and does not refresh the stale file's login a second time."""
+
+    def read_only(path, login):
+        raise PermissionError(13, "Permission denied")
+
+    monkeypatch.setattr(auth, "save_login", read_only)
+    write_login(cache)
+    written = cache.read_text()
+    for _ in range(3):
+        assert cached_token(cache, server.url) == "fresh-access-token"
+    assert server.refreshes == 1 and cache.read_text() == written
+    assert len(warnings) == 1 and "could not save it" in warnings[0]
+    assert "Permission denied" in warnings[0]
+    assert_no_secret(warnings[0])

@@ -350,7 +350,7 @@ def test_token_resolved_once_per_connection(server, tmp_path, monkeypatch):
     finally:
         AmpConnectionManager.close(conn)
     assert len(reads) == 1 and len(warnings) == 1, (reads, warnings)
-    assert "has expired" in warnings[0] and "amp auth login" in warnings[0]
+    assert "needs a refresh" in warnings[0] and "amp auth login" in warnings[0]
     assert {h["authorization"][0] for h in server.headers} == {"Bearer cli-tok"}
     AmpConnectionManager.open(conn)  # a new open reads the login cache again
     try:

@@ -11,8 +11,9 @@ atomically and readable by its owner only.
 
 One process-wide lock covers reading, refreshing and rewriting, and the cache is read again under
 it: of 8 threads opening connections at once, the first refreshes and the others read the fresh
-login. A refresh that failed is remembered for that login, so the auth server is asked once, not
-once per connection.
+login. The outcome of a refresh, new login or error, is remembered for the login it started from,
+so the auth server is asked once per login, not once per connection (nor again when the new login
+could not be saved).
 """
 
 from __future__ import annotations
@@ -49,7 +50,10 @@ MAX_ATTEMPTS = 3
 LOGIN_AGAIN = "Log in again with `amp auth login`"
 
 _LOCK = threading.Lock()
-_FAILED: dict[tuple[str, str], AmpLoginError] = {}
+# Per (cache file, login fingerprint): the refresh's outcome in this process, so a login is sent
+# to the auth server once even if its new version could not be saved.
+_REFRESHED: dict[tuple[str, str], CliLogin] = {}
+_FAILED: dict[tuple[str, str], str] = {}
 _WARNED: set[str] = set()
 
 
@@ -297,7 +301,7 @@ def refresh_login(
         reason = "401 Unauthorized" if status == 401 else "403 Forbidden"
         raise AmpLoginError(
             f"The Amp auth server at {url} refused to refresh the login ({reason}: "
-            f"{_error_description(response)}): the refresh token has expired or was revoked. "
+            f"{_error_description(response)}): the login has expired or was revoked. "
             f"{LOGIN_AGAIN}."
         )
     if not 200 <= status < 300:
@@ -315,24 +319,28 @@ def _fresh_token(path: Path, login: CliLogin, auth_url: str) -> str:
         return login.access_token
     if not (login.refresh_token and login.user_id):
         raise AmpLoginError(
-            f"The Amp CLI login in {path} has expired (or has no expiry) and holds no "
-            f"`refreshToken` and `userId` to refresh it with. {LOGIN_AGAIN}."
+            f"The Amp CLI login in {path} needs a refresh (it has expired, or lacks `expiry` or "
+            f"`accounts`) but holds no `refreshToken` and `userId` to refresh it with. "
+            f"{LOGIN_AGAIN}."
         )
     key = (str(path), login.fingerprint)
     if key in _FAILED:
-        raise _FAILED[key]
+        raise AmpLoginError(_FAILED[key])
+    done = _REFRESHED.get(key)
+    if done is not None and not done.needs_refresh(_now_ms()):
+        return done.access_token
     try:
         fresh = refresh_login(login, auth_url)
     except AmpLoginError as exc:
-        exc.msg = f"Refreshing the Amp CLI login in {path} failed. {exc.msg}"
-        _FAILED[key] = exc
-        raise
+        _FAILED[key] = f"Refreshing the Amp CLI login in {path} failed. {exc.msg}"
+        raise AmpLoginError(_FAILED[key]) from None
+    _REFRESHED[key] = fresh
     try:
         save_login(path, fresh)
     except OSError as exc:
         _warn_once(
             f"Refreshed the Amp CLI login but could not save it to {path} "
-            f"({exc.strerror or exc}); the next dbt run refreshes it again."
+            f"({exc.strerror or exc}); this run uses it, the next one refreshes it again."
         )
     else:
         logger.debug(f"Refreshed the Amp CLI login in {path} for user {fresh.user_id}")

@@ -14,7 +14,7 @@ from dbt.cli.main import dbtRunner
 from tests.auth_server import USER_ID, write_login
 
 MODELS = 8  # one query model per thread
-SECRETS = ("stale-access-token", "refresh-1", "rotated-refresh-token")
+SECRETS = ("stale-access-token", "refresh-1", "refresh-2", "refresh-3", "rotated-refresh-token")
 
 
 def run_dbt(root: Path, target: dict, args: list[str]) -> tuple[bool, str]:
@@ -62,7 +62,7 @@ def assert_no_secrets(root: Path, texts: list[str], secrets: tuple[str, ...]) ->
 def test_dbt_sends_the_refreshed_token(tmp_path, home, amp_server_with_token, auth_server, capfd):
     enforced = amp_server_with_token.token  # the only token this Amp accepts
     auth_server.issue_token = enforced
-    auth_server.valid["refresh-1"] = USER_ID
+    auth_server.valid.update({f"refresh-{n}": USER_ID for n in (1, 2, 3)})
     auth_server.delay = 0.2  # the refresh is still in flight when the other threads connect
     cache = home / ".amp" / "cache" / "amp_cli_auth"
     root = tmp_path / "project"
@@ -84,8 +84,8 @@ def test_dbt_sends_the_refreshed_token(tmp_path, home, amp_server_with_token, au
     saved = json.loads(cache.read_text())
     assert saved["accessToken"] == enforced and saved["refreshToken"] == "rotated-refresh-token"
 
-    # expired again: `dbt run --threads 8` refreshes once for all its connections
-    write_login(cache)
+    # another expired login: `dbt run --threads 8` refreshes it once for all its connections
+    write_login(cache, accessToken="stale-access-token-2", refreshToken="refresh-2")
     ok, output = run_dbt(root, target, ["--debug", "run", "--threads", str(MODELS)])
     outputs.append(output)
     assert ok, output
@@ -94,7 +94,7 @@ def test_dbt_sends_the_refreshed_token(tmp_path, home, amp_server_with_token, au
     assert json.loads(cache.read_text())["accessToken"] == enforced
 
     # no `auth: true`, no other token: the login cache is the fallback and is refreshed too
-    write_login(cache)
+    write_login(cache, accessToken="stale-access-token-3", refreshToken="refresh-3")
     ok, output = run_dbt(root, {**base, "auth_url": auth_server.url}, ["run", "-s", "m0"])
     outputs.append(output)
     assert ok, output
@@ -126,7 +126,7 @@ def test_expired_refresh_token_asks_to_log_in_again(
     expected = (
         f"Refreshing the Amp CLI login in {cache} failed. The Amp auth server at "
         f"{auth_server.url}api/v1/auth/refresh refused to refresh the login (401 Unauthorized: "
-        "Refresh token expired): the refresh token has expired or was revoked. Log in again "
+        "Refresh token expired): the login has expired or was revoked. Log in again "
         "with `amp auth login`."
     )
     outputs = []
