@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 import yaml
+from dbt.adapters.factory import reset_adapters
 from dbt.cli.main import dbtRunner
 
 from tests.auth_server import USER_ID, write_login
@@ -33,7 +34,10 @@ def run_dbt(root: Path, target: dict, args: list[str]) -> tuple[bool, str]:
     (root / "profiles.yml").write_text(yaml.safe_dump(profile))
     messages: list[str] = []
     runner = dbtRunner(callbacks=[lambda event: messages.append(event.info.msg)])
-    result = runner.invoke([*args, "--project-dir", str(root), "--profiles-dir", str(root)])
+    try:
+        result = runner.invoke([*args, "--project-dir", str(root), "--profiles-dir", str(root)])
+    finally:
+        reset_adapters()  # dbt keeps the adapter (and this profile) registered in the process
     output = "\n".join(str(m) for m in messages)
     if result.exception is not None:
         output += "\n" + str(result.exception)
