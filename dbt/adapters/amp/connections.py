@@ -14,7 +14,7 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import adbc_driver_flightsql
 import adbc_driver_manager
@@ -29,6 +29,9 @@ from dbt_common.exceptions import DbtDatabaseError, DbtRuntimeError
 
 from dbt.adapters.amp.credentials import AmpCredentials, TransportSettings, transport_of
 from dbt.adapters.amp.types import arrow_type_to_sql, to_python_column
+
+if TYPE_CHECKING:
+    from dbt.adapters.amp.flight import BatchSink
 
 logger = AdapterLogger("Amp")
 T = TypeVar("T")
@@ -80,6 +83,9 @@ class AmpAdapterResponse(AdapterResponse):
     bytes: int | None = None
     duration_seconds: float | None = None
     block_ranges: list[dict] | None = None
+    # block_range/export query models: the blocks this run covered, and its export file
+    processed_ranges: list[dict] | None = None
+    export_path: str | None = None
 
 
 def clean_driver_message(error: BaseException) -> tuple[str, str]:
@@ -480,9 +486,10 @@ class AmpConnectionManager(SQLConnectionManager):
             finally:
                 cursor.close()
 
-    def run_query_model(self, sql: str) -> AmpAdapterResponse:
+    def run_query_model(self, sql: str, sink: BatchSink | None = None) -> AmpAdapterResponse:
         """Plan and execute `sql` over pyarrow.flight, counting rows and bytes from Arrow (no
-        agate table) and keeping the block ranges Amp reports."""
+        agate table), streaming the batches to `sink` (an export) and keeping the block ranges
+        Amp reports."""
         from dbt.adapters.amp.flight import run_counting
 
         connection = self.get_thread_connection()
@@ -492,7 +499,7 @@ class AmpConnectionManager(SQLConnectionManager):
         def attempt_once():
             with self.exception_handler(sql):
                 logger.debug(f"Running query model on {connection.name!r}:\n{sql}")
-                return run_counting(connection, sql)
+                return run_counting(connection, sql, sink)
 
         result = self.with_retries(attempt_once)
         return AmpAdapterResponse(

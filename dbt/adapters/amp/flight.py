@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import threading
 from dataclasses import dataclass, field
+from typing import Protocol
 
 import adbc_driver_manager
 import pyarrow as pa
@@ -51,6 +52,15 @@ class QueryResult:
     bytes: int = 0
     block_ranges: list[dict] = field(default_factory=list)
     ranges_complete: bool = False
+
+
+class BatchSink(Protocol):
+    """Where a query model's batches go as they arrive (e.g. export.ParquetExport).
+    `begin` is called once per attempt, before any batch (a retried query starts over)."""
+
+    def begin(self, schema: pa.Schema) -> None: ...
+
+    def write(self, batch: pa.RecordBatch) -> None: ...
 
 
 # pyarrow.flight error class -> (ADBC exception class, status, gRPC status name)
@@ -184,8 +194,9 @@ class FlightSide:
         self.client.close()
 
 
-def run_counting(connection, sql: str) -> QueryResult:
-    """GetFlightInfo + DoGet for `sql`; batches are counted and dropped as they arrive."""
+def run_counting(connection, sql: str, sink: BatchSink | None = None) -> QueryResult:
+    """GetFlightInfo + DoGet for `sql`; batches are counted as they arrive and handed to `sink`
+    (if any), never collected."""
     handle = FlightSide.of(connection)
     client, options = handle.client, handle.options
     result = QueryResult()
@@ -193,8 +204,10 @@ def run_counting(connection, sql: str) -> QueryResult:
         info = client.get_flight_info(
             fl.FlightDescriptor.for_command(statement_query_command(sql)), options
         )
-        for endpoint in info.endpoints:
+        for index, endpoint in enumerate(info.endpoints):
             reader = client.do_get(endpoint.ticket, options)
+            if sink is not None and index == 0:
+                sink.begin(reader.schema)
             handle.track_reader(reader)
             try:
                 while True:
@@ -205,10 +218,14 @@ def run_counting(connection, sql: str) -> QueryResult:
                     if chunk.data is not None:
                         result.rows += chunk.data.num_rows
                         result.bytes += chunk.data.nbytes
+                        if sink is not None:
+                            sink.write(chunk.data)
                     if chunk.app_metadata is not None:
                         _parse_metadata(chunk.app_metadata.to_pybytes(), result)
             finally:
                 handle.untrack_reader(reader)
+        if sink is not None and not info.endpoints:
+            sink.begin(info.schema)
     except (fl.FlightError, pa.ArrowException) as exc:
         raise _as_adbc_error(exc) from exc
     return result

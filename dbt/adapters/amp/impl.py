@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from typing import Any
 
 import agate
@@ -32,12 +33,14 @@ from dbt.adapters.amp.dependencies import (
     node_label,
 )
 from dbt.adapters.amp.evm_signatures import EventSignatureError, parse_event_signature
+from dbt.adapters.amp.incremental import STRATEGY, BlockRangeTracker
 from dbt.adapters.amp.relation import AmpDatasetRelation, AmpRelation
 from dbt.adapters.amp.sql_text import strip_trailing_comments
 
 logger = AdapterLogger("Amp")
 
 COLUMNS_SQL = "select * from {relation}"
+_TRACKER_LOCK = threading.Lock()
 
 
 class AmpAdapter(SQLAdapter):
@@ -93,7 +96,7 @@ class AmpAdapter(SQLAdapter):
         return "TIME"
 
     def valid_incremental_strategies(self) -> list[str]:
-        return []
+        return [STRATEGY]  # on `query` models; materialized='incremental' is refused
 
     # --- nothing to create, drop or list ----------------------------------------------------
 
@@ -240,9 +243,56 @@ class AmpAdapter(SQLAdapter):
     # --- query models ------------------------------------------------------------------------
 
     @available
-    def run_query_model(self, sql: str) -> AmpAdapterResponse:
-        """Plan and execute `sql`, counting rows and bytes from Arrow (no agate table)."""
-        return self.connections.run_query_model(sql)
+    def run_query_model(
+        self, sql: str, model: Any = None, full_refresh: bool = False
+    ) -> AmpAdapterResponse:
+        """Plan and execute `sql`, counting rows and bytes from Arrow (no agate table). For a
+        `block_range` model or one with `export`, stream its rows to Parquet and record the
+        blocks it processed once the whole result has been read."""
+        if model is None:
+            return self.connections.run_query_model(sql)
+        run = self.block_ranges.start_run(model, full_refresh)
+        try:
+            response = self.connections.run_query_model(sql, sink=run.sink)
+            outcome = run.finish(response.block_ranges, response.rows or 0)
+        except BaseException:
+            run.abort()
+            raise
+        if outcome.processed:
+            response.processed_ranges = [r.to_json() for r in outcome.processed]
+            blocks = ", ".join(f"{r.network} {r.start}-{r.end}" for r in outcome.processed)
+            response._message += f", blocks {blocks}"
+        elif outcome.note:
+            response._message += f", {outcome.note}"
+        if outcome.export_path is not None:
+            response.export_path = str(outcome.export_path)
+        return response
+
+    # --- block-range incremental query models (incremental.py, state.py) ---------------------
+
+    @property
+    def block_ranges(self) -> BlockRangeTracker:
+        """The block-range progress of this project/profile/target, created on first use."""
+        with _TRACKER_LOCK:  # dbt threads compile and run models on one adapter
+            tracker = getattr(self, "_block_ranges", None)
+            if tracker is None:
+                tracker = BlockRangeTracker(
+                    self.config.project_root, self.config.profile_name, self.config.target_name
+                )
+                self._block_ranges = tracker
+            return tracker
+
+    @available
+    def amp_is_incremental(self, model: Any, full_refresh: bool) -> bool:
+        """is_incremental() for `model`: a block_range query model with a successful run."""
+        return self.block_ranges.is_incremental(model, full_refresh)
+
+    @available
+    def amp_last_processed_block(
+        self, model: Any, network: str | None = None, full_refresh: bool = False
+    ) -> int:
+        """last_processed_block(): where the model's previous successful run ended."""
+        return self.block_ranges.last_processed_block(model, network, full_refresh)
 
     @available
     def amp_strip_trailing_comments(self, sql: str) -> str:
@@ -385,6 +435,13 @@ class AmpAdapter(SQLAdapter):
                 f"{name} has no materialization configured, so dbt used its default 'view'; {why}. "
                 f"{EPHEMERAL_DEFAULT_HINT}\n\n  {_ephemeral_default_line(project_name)}\n\n"
                 "and set materialized='query' on the models you want to run."
+            )
+        if kind == "incremental":
+            return (
+                f"{name} cannot be built as materialized='incremental': {why}, so there is no "
+                "table to append to. To read only new blocks, use materialized='query' with "
+                f"incremental_strategy='{STRATEGY}' (and `export` to keep each run's rows as "
+                "Parquet); for building blocks, use materialized='ephemeral'."
             )
         return f"{name} cannot be built as materialized='{kind}': {why}. Instead, {alternatives}."
 

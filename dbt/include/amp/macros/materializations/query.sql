@@ -8,6 +8,12 @@
   (`contract: {enforced: true}`) is checked first: the server plans both the
   model's SQL and the declared columns (`cast(null as <data_type>)`, Arrow names through
   arrow_cast), and dbt compares names and types.
+
+  With `incremental_strategy='block_range'` the model's SQL reads only the blocks after its last
+  successful run (is_incremental(), last_processed_block(): macros/incremental.sql), and the end of
+  the block ranges Amp reported is recorded in `.amp-dbt/state.db` once the whole result was read.
+  With `export` each run's rows stream into one Parquet file named by its block range.
+  `--full-refresh` (should_full_refresh()) starts both over.
 -#}
 {% materialization query, adapter='amp', supported_languages=['sql'] %}
   {%- set contract_config = config.get('contract') -%}
@@ -16,7 +22,7 @@
   {%- endif -%}
   {{ run_hooks(pre_hooks, inside_transaction=False) }}
   {{ run_hooks(pre_hooks, inside_transaction=True) }}
-  {%- set response = adapter.run_query_model(sql) -%}
+  {%- set response = adapter.run_query_model(sql, model, should_full_refresh()) -%}
   {%- do store_result('main', response=response) -%}
   {{ run_hooks(post_hooks, inside_transaction=True) }}
   {{ run_hooks(post_hooks, inside_transaction=False) }}
