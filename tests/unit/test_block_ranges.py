@@ -12,6 +12,7 @@ from dbt_common.exceptions import CompilationError, DbtRuntimeError
 
 from dbt.adapters.amp.export import (
     NetworkRange,
+    ParquetExport,
     export_file_name,
     export_files,
     parse_export_file_name,
@@ -244,3 +245,31 @@ def test_file_names_round_trip(ranges):
     assert parse_export_file_name("my_model", name) == sorted(ranges, key=lambda r: r.network)
     assert parse_export_file_name("my", name) is None
     assert parse_export_file_name("my_model", name + ".tmp") is None
+
+
+def test_parquet_export_streams_into_row_groups(tmp_path, monkeypatch):
+    monkeypatch.setattr("dbt.adapters.amp.export.ROW_GROUP_ROWS", 1_000)
+    sink = ParquetExport(tmp_path / "out", "m")
+    sink.begin(SCHEMA)
+    sink.write(pa.record_batch([pa.array([999], pa.uint64())], schema=SCHEMA))
+    sink.begin(SCHEMA)  # a retried query starts the file over
+    for start in range(0, 2_500, 100):  # 25 small Flight batches
+        values = pa.array(range(start, start + 100), pa.uint64())
+        sink.write(pa.record_batch([values], schema=SCHEMA))
+    sink.write(pa.record_batch([pa.array([], pa.uint64())], schema=SCHEMA))
+    path = sink.commit([NetworkRange("mainnet", 0, 2_499)])
+    assert path.name == "m.mainnet.000000000000-000000002499.parquet"
+    meta = pq.ParquetFile(path).metadata
+    assert [meta.row_group(i).num_rows for i in range(meta.num_row_groups)] == [1_000, 1_000, 500]
+    assert pq.read_table(path)["block_num"].to_pylist() == list(range(2_500))
+    assert sink.rows == 2_500
+    assert [p.name for p in (tmp_path / "out").iterdir()] == [path.name]  # no temporary left
+
+
+def test_parquet_export_abort_leaves_nothing(tmp_path):
+    sink = ParquetExport(tmp_path, "m")
+    sink.begin(SCHEMA)
+    sink.write(pa.record_batch([pa.array([1], pa.uint64())], schema=SCHEMA))
+    assert sink.temporary.exists()
+    sink.abort()
+    assert list(tmp_path.iterdir()) == []

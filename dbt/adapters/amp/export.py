@@ -26,6 +26,11 @@ from dbt.adapters.events.logging import AdapterLogger
 logger = AdapterLogger("Amp")
 
 BLOCK_DIGITS = 12
+# Batches are gathered into row groups of about this size before they are written: Flight batches
+# (DataFusion's 8,192 rows, or Amp's ~2 MiB slices) would make many tiny row groups, slow to read.
+# Memory stays bounded by one row group.
+ROW_GROUP_ROWS = 128 * 1024
+ROW_GROUP_BYTES = 64 * 1024 * 1024
 _PART = re.compile(r"\.(?P<network>[^.]+)\.(?P<start>\d+)-(?P<end>\d+)")
 
 
@@ -101,9 +106,12 @@ class ParquetExport:
         self.temporary = directory / f".{alias}.{uuid.uuid4().hex[:12]}.parquet.tmp"
         self.rows = 0
         self._writer: pq.ParquetWriter | None = None
+        self._pending: list[pa.RecordBatch] = []
+        self._pending_rows = 0
+        self._pending_bytes = 0
 
     def begin(self, schema: pa.Schema) -> None:
-        self._close()
+        self.abort()  # a retried query starts the file over
         self.directory.mkdir(parents=True, exist_ok=True)
         self._writer = pq.ParquetWriter(self.temporary, schema)
         self.rows = 0
@@ -112,20 +120,33 @@ class ParquetExport:
     def write(self, batch: pa.RecordBatch) -> None:
         if self._writer is None:
             raise RuntimeError("ParquetExport.write before begin")
-        if batch.num_rows:
-            self._writer.write_batch(batch)
-            self.rows += batch.num_rows
+        if not batch.num_rows:
+            return
+        self._pending.append(batch)
+        self._pending_rows += batch.num_rows
+        self._pending_bytes += batch.nbytes
+        self.rows += batch.num_rows
+        if self._pending_rows >= ROW_GROUP_ROWS or self._pending_bytes >= ROW_GROUP_BYTES:
+            self._flush()
+
+    def _flush(self) -> None:
+        if self._pending and self._writer is not None:
+            table = pa.Table.from_batches(self._pending, schema=self._writer.schema)
+            self._writer.write_table(table, row_group_size=max(table.num_rows, 1))
+        self._pending, self._pending_rows, self._pending_bytes = [], 0, 0
 
     def commit(self, ranges: list[NetworkRange]) -> Path:
         """Finish the file and give it its final name (replacing a file of the same name)."""
         if self._writer is None:
             raise RuntimeError("ParquetExport.commit before begin")
+        self._flush()
         self._close()
         final = self.directory / export_file_name(self.alias, ranges)
         os.replace(self.temporary, final)
         return final
 
     def abort(self) -> None:
+        self._pending, self._pending_rows, self._pending_bytes = [], 0, 0
         self._close()
         self.temporary.unlink(missing_ok=True)
 
