@@ -251,7 +251,7 @@ class AmpAdapter(SQLAdapter):
         blocks it processed once the whole result has been read."""
         if model is None:
             return self.connections.run_query_model(sql)
-        run = self.block_ranges.start_run(model, full_refresh)
+        run = self.block_ranges.start_run(model, full_refresh, self._reads_partial_data())
         try:
             response = self.connections.run_query_model(sql, sink=run.sink)
             outcome = run.finish(response.block_ranges, response.rows or 0)
@@ -281,6 +281,12 @@ class AmpAdapter(SQLAdapter):
                 )
                 self._block_ranges = tracker
             return tracker
+
+    def _reads_partial_data(self) -> bool:
+        """`--empty` or `--sample`: refs and sources are limited, so the rows are not the blocks
+        Amp reports; such a run must neither record progress nor export."""
+        args = getattr(self.config, "args", None)
+        return bool(getattr(args, "EMPTY", False)) or getattr(args, "sample", None) is not None
 
     @available
     def amp_is_incremental(self, model: Any, full_refresh: bool) -> bool:

@@ -21,7 +21,7 @@ new progress is written, so two processes running the same model at once cannot 
 from __future__ import annotations
 
 import threading
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -235,12 +235,20 @@ class BlockRangeTracker:
 
     # --- run time: the query materialization ---------------------------------------------------
 
-    def start_run(self, node: Any, full_refresh: bool) -> QueryRun:
+    def start_run(self, node: Any, full_refresh: bool, partial: bool = False) -> QueryRun:
         """Before the query: reset on --full-refresh, check the progress the SQL was compiled
-        against, tidy the export folder, and open the export sink."""
+        against, tidy the export folder, and open the export sink. A `partial` run (`--empty`,
+        `--sample`) reads limited inputs, so it keeps nothing and changes nothing."""
         model = self.model(node)
         with self._lock:
             compiled = self._compiled.pop((get_invocation_id(), model.unique_id), None)
+        if partial:
+            if model.block_range or model.export_dir:
+                logger.info(
+                    f"{model.label}: --empty/--sample run: its progress and exports are left as "
+                    "they are."
+                )
+            return QueryRun(self, replace(model, block_range=False, export_dir=None), {}, {}, None)
         sink = ParquetExport(model.export_dir, model.alias) if model.export_dir else None
         if not model.block_range:  # a plain query model, perhaps exporting: no progress to keep
             if full_refresh:

@@ -201,14 +201,23 @@ class TestGrowingChain(FollowProject):
         assert after.adapter_response["processed_ranges"][0]["start"] == rng["end"] + 1
         assert len(exports(root, "transfers")) == 2
 
-    def test_compile_and_show_read_but_never_write_state(self, project):
-        before = progress(project.project_root, "transfers")
-        assert before  # left by the test above (same class project)
+    def test_compile_show_and_empty_runs_never_write(self, project, follow_server):
+        root = project.project_root
+        if not progress(root, "transfers"):  # when run on its own
+            self.run_transfers()
+        before, files = progress(root, "transfers"), exports(root, "transfers")
         (node,) = run_dbt(["compile", "-s", "transfers"])
         last = before["mainnet"][1]
         assert f"where block_num > {last}" in node.node.compiled_code
         run_dbt(["show", "-s", "transfers", "--limit", "1"])
-        assert progress(project.project_root, "transfers") == before
+        # --empty limits the source to no rows while Amp still reports the whole range: recording
+        # it would skip blocks that were never read
+        wait_for_head_above(follow_server.flight_url, last)
+        empty = self.run_transfers("--empty")
+        assert empty.adapter_response["rows"] == 0
+        assert empty.adapter_response.get("processed_ranges") is None
+        assert progress(root, "transfers") == before
+        assert exports(root, "transfers") == files
 
 
 N_MODELS = 6
