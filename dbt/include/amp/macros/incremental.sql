@@ -27,7 +27,8 @@
   processed: the END of the block ranges Amp reported for that run (the chain head its query saw,
   from Flight app_metadata), not the largest block number among its rows. Filter with
   `block_num > {{ last_processed_block() }}`. A query over several networks names one:
-  last_processed_block('mainnet'). Call it only where is_incremental() is true.
+  last_processed_block('mainnet'). Call it only where is_incremental() is true. Do not bound the
+  query from above: blocks past such a bound (up to the reported end) would count as processed.
 -#}
 {% macro last_processed_block(network=none) %}
   {%- if not execute -%}
