@@ -5,6 +5,7 @@ and several models on four threads (and two dbt processes at once) keep separate
 
 from __future__ import annotations
 
+import json
 import sqlite3
 import subprocess
 import sys
@@ -57,20 +58,39 @@ def flight_table(url: str, sql: str) -> pa.Table:
         client.close()
 
 
-def chain_head(url: str) -> int:
-    return flight_table(url, f"select max(block_num) as head from {FIREHOSE}.blocks")[0][0].as_py()
+def synced_end(url: str, table: str) -> int:
+    """The end of the block range Amp reports for a query of `table` (what a model reading it
+    will record), from the stream's last app_metadata."""
+    client = fl.connect(url)
+    try:
+        sql = f"select block_num from {FIREHOSE}.{table} limit 0"
+        info = client.get_flight_info(
+            fl.FlightDescriptor.for_command(statement_query_command(sql))
+        )
+        reader, meta = client.do_get(info.endpoints[0].ticket), None
+        while True:
+            try:
+                chunk = reader.read_chunk()
+            except StopIteration:
+                break
+            meta = chunk.app_metadata or meta
+        return json.loads(meta.to_pybytes())["ranges"][0]["numbers"]["end"]
+    finally:
+        client.close()
 
 
-def wait_for_head_above(url: str, block: int, deadline_seconds: float = 120.0) -> int:
-    """Wait until the followed chain has a block after `block` (fails, saying why, if it never
-    comes: the server's follower is not running)."""
+def wait_for_head_above(
+    url: str, block: int, table: str = "logs", deadline_seconds: float = 120.0
+) -> int:
+    """Wait until Amp reports `table` synced past `block` (fails, saying why, if that never
+    happens: the server's follower is not running)."""
     deadline = time.monotonic() + deadline_seconds
     while time.monotonic() < deadline:
-        head = chain_head(url)
-        if head > block:
-            return head
+        end = synced_end(url, table)
+        if end > block:
+            return end
         time.sleep(0.2)
-    raise AssertionError(f"amp-local --follow did not grow the chain past block {block}")
+    raise AssertionError(f"amp-local --follow did not sync {table} past block {block}")
 
 
 def progress(project_root, model: str, target: str = "default") -> dict:
@@ -241,7 +261,7 @@ class TestThreadsAndProcesses(FollowProject):
         ends = {r.node.name: r.adapter_response["processed_ranges"][0]["end"] for r in results}
         for r in results:  # blocks has one row per block: rows == blocks processed
             assert r.adapter_response["rows"] == ends[r.node.name] + 1
-        wait_for_head_above(follow_server.flight_url, max(ends.values()))
+        wait_for_head_above(follow_server.flight_url, max(ends.values()), table="blocks")
         again = run_dbt(["run", "--threads", "4"])
         assert all(r.status == "success" for r in again)
         for r in again:
