@@ -20,10 +20,26 @@ from datafusion import catalog as df_catalog
 from sqlglot import exp
 
 from amp_local.datasets import BlockRange, Dataset, DatasetNotFound, DatasetStore, Table
-from amp_local.errors import AmpError, caused_by
-from amp_local.plans import alias_names, join_node, qualifier, table_scans
+from amp_local.errors import (
+    AmpError,
+    DataFusionError,
+    carried_error,
+    caused_by,
+    execution_error,
+    invalid_plan,
+    planning_error,
+)
+from amp_local.plans import (
+    join_node,
+    output_columns,
+    qualifier,
+    selects_block_num_over_join,
+    table_scans,
+    underscore_alias,
+)
 from amp_local.references import DatasetReference, InvalidReference, validate_table_name
-from amp_local.udfs import clean_error_text, install_udfs, rewrite_udf_calls, unrewrite_text
+from amp_local.udf_rewrite import clean_error_text, unrewrite_text
+from amp_local.udfs import Rewritten, install, rewrite_udf_calls
 
 # a trailing `SETTINGS k = v[, k = v]` clause, optionally followed by `;` and a line comment
 SETTINGS_RE = re.compile(
@@ -34,6 +50,8 @@ SETTINGS_RE = re.compile(
 NOT_FOUND_RE = re.compile(r"table '(?:amp|datafusion)\.(.+)\.([^.']+)' not found")
 DEFAULT_CATALOG = "amp"
 BLOCK_NUM_CALL_RE = re.compile(r"\bblock_num\s*\(\s*\)", re.I)
+OPTIMIZER_RE = re.compile(r"(type_coercion|Optimizer rule '[^']*' failed)\b")
+READ_ONLY_RE = re.compile(r"^Error during planning: (DDL|DML|Statement) not supported")
 
 
 @dataclass(frozen=True)
@@ -53,6 +71,7 @@ class PlannedQuery:
     schema: pa.Schema
     tables: list[BoundTable]
     dataframe: object  # datafusion.DataFrame, planned in the shared context
+    rewritten: Rewritten  # the body with Amp's function calls renamed to registered variants
     block_expr: str | None = None  # what `block_num()` was rewritten to (streaming only)
 
     @property
@@ -86,31 +105,38 @@ def catalog_qualified(reference: str) -> AmpError:
     return AmpError(
         "TABLE_REFERENCE_RESOLUTION",
         caused_by(
-            "invalid table reference",
+            "Failed to resolve table references from SQL",
             f"Catalog-qualified table references are not supported: {reference}",
         ),
     )
 
 
-def _check_alias_names(names) -> None:
-    """Amp rejects aliases starting with `_` in every query."""
-    for name in names:
-        if name.startswith("_"):
-            raise AmpError(
-                "INVALID_PLAN",
-                caused_by(
-                    "invalid query plan", f"alias '{name}': Underscore-prefixed names are reserved"
-                ),
+def check_plan_rules(plan) -> None:
+    """Amp's `forbid_underscore_prefixed_aliases` (`crates/core/common/src/plan_visitors.rs`):
+    no `_`-prefixed alias anywhere in the plan, no bare `_block_num` selected over a join."""
+    alias = underscore_alias(plan)
+    if alias is not None:
+        raise invalid_plan(
+            DataFusionError.plan(
+                f"expression contains a column alias starting with '_': '{alias}'. "
+                "Underscore-prefixed names are reserved. Please rename your column"
             )
+        )
+    if selects_block_num_over_join(plan):
+        raise invalid_plan(
+            DataFusionError.plan(
+                "selecting `_block_num` from a multi-table context (e.g. a join) is ambiguous. "
+                "Use the `block_num()` function instead to get the correct value"
+            )
+        )
 
 
 def new_context() -> SessionContext:
-    """A DataFusion context set up like Amp's: catalog `amp`, no information_schema, Amp's UDFs,
-    and no file-listing cache, so parquet files appended at the chain head are seen at once."""
+    """A DataFusion context set up like Amp's: catalog `amp`, no information_schema, and no
+    file-listing cache, so parquet files appended at the chain head are seen at once."""
     config = SessionConfig().with_default_catalog_and_schema(DEFAULT_CATALOG, "public")
     ctx = SessionContext(config.with_information_schema(False))
     ctx.sql("SET datafusion.runtime.list_files_cache_limit = '0K'").collect()
-    install_udfs(ctx)
     return ctx
 
 
@@ -132,35 +158,28 @@ class QueryEngine:
 
     def plan(self, sql: str, stream_header: bool | None = None) -> PlannedQuery:
         if not sql or not sql.strip():
-            raise AmpError("INVALID_QUERY", "query is empty")
+            raise AmpError("INVALID_QUERY", "invalid query: query is empty")
         body, streaming = split_settings(sql)
         if stream_header is not None:
             streaming = stream_header
         tree = self._parse(body)
-        if tree is not None:
-            if not isinstance(tree, exp.Query):
-                raise AmpError(
-                    "INVALID_PLAN",
-                    caused_by(
-                        "invalid query plan",
-                        f"only queries are supported: {tree.key.upper()} statements are not "
-                        "(Amp is read-only for clients)",
-                    ),
-                )
-            refs = self._table_references(tree)
-        else:
-            refs = []
+        refs = self._table_references(tree) if isinstance(tree, exp.Query) else []
+        discover = tree is None
         with self._lock:
-            if tree is not None:
-                for spelling, table in refs:
-                    self._bind(spelling, table)
-            block_expr = self._block_num_expr(body, streaming, discover=tree is None)
-            rewritten = rewrite_udf_calls(self.ctx, body, block_num_expr=block_expr)
-            df = self._plan_sql(rewritten, discover=tree is None)
+            for spelling, table in refs:
+                self._bind(spelling, table)
+            block_expr = self._block_num_expr(body, streaming, discover=discover)
+            rewritten = rewrite_udf_calls(
+                self.ctx,
+                body,
+                plan=lambda text: self._datafusion_plan(text, discover=discover),
+                block_num_expr=block_expr,
+            )
+            df = self._plan_sql(rewritten.sql, discover=discover)
+            check_plan_rules(df.logical_plan())
             tables = self._scanned_tables(df, refs)
             schema = pa.schema([f.with_name(unrewrite_text(f.name)) for f in df.schema()])
-        _check_alias_names(alias_names(df.logical_plan()))
-        return PlannedQuery(sql, body, streaming, schema, tables, df, block_expr)
+        return PlannedQuery(sql, body, streaming, schema, tables, df, rewritten, block_expr)
 
     def _block_num_expr(self, body: str, streaming: bool, *, discover: bool) -> str | None:
         """`block_num()` in a streaming query: the row's `_block_num`, and over a join Amp's
@@ -169,8 +188,13 @@ class QueryEngine:
             return None
         if not BLOCK_NUM_CALL_RE.search(body):
             return "_block_num"
-        probe = rewrite_udf_calls(self.ctx, body, block_num_expr="CAST(NULL AS BIGINT UNSIGNED)")
-        join = join_node(self._plan_sql(probe, discover=discover).logical_plan())
+        probe = rewrite_udf_calls(
+            self.ctx,
+            body,
+            plan=lambda text: self._datafusion_plan(text, discover=discover),
+            block_num_expr="CAST(NULL AS BIGINT UNSIGNED)",
+        )
+        join = join_node(self._plan_sql(probe.sql, discover=discover).logical_plan())
         if join is None:
             return "_block_num"
         sides = [qualifier(side) for side in join.inputs()]
@@ -206,28 +230,38 @@ class QueryEngine:
             trees = [t for t in sqlglot.parse(sql, read="postgres") if t is not None]
         except sqlglot.errors.SqlglotError:
             return None
-        if len(trees) != 1:
+        if len(trees) > 1:
             raise AmpError(
                 "SQL_PARSE_ERROR",
-                caused_by("invalid SQL", f"expected exactly one statement, found {len(trees)}"),
+                caused_by(
+                    "SQL parse error", f"Expected a single SQL statement, found {len(trees)}"
+                ),
             )
-        return trees[0]
+        return trees[0] if trees else None
 
-    def _plan_sql(self, sql: str, *, discover: bool) -> object:
-        """Plan with DataFusion. With `discover`, dataset references are learned from its
-        "table not found" errors one at a time (for SQL only DataFusion's parser reads)."""
+    def _datafusion_plan(self, sql: str, *, discover: bool) -> object:
+        """Plan with DataFusion, raising its own exceptions. With `discover`, dataset references
+        are learned from its "table not found" errors one at a time (for SQL only DataFusion's
+        parser reads)."""
         tried: set[tuple[str, str]] = set()
         while True:
             try:
                 return self.ctx.sql_with_options(sql, self._options)
-            except AmpError:
-                raise
             except Exception as exc:  # DataFusion reports everything as ValueError/Exception
                 missing = NOT_FOUND_RE.search(str(exc)) if discover else None
                 if missing is None or (missing[1], missing[2]) in tried:
-                    raise self._planning_error(str(exc)) from None
+                    raise
                 tried.add((missing[1], missing[2]))
                 self._bind(missing[1], missing[2])
+
+    def _plan_sql(self, sql: str, *, discover: bool) -> object:
+        """`_datafusion_plan` with DataFusion's errors turned into Amp's."""
+        try:
+            return self._datafusion_plan(sql, discover=discover)
+        except AmpError:
+            raise
+        except Exception as exc:
+            raise datafusion_planning_error(str(exc)) from None
 
     @staticmethod
     def _table_references(tree: exp.Expression) -> list[tuple[str, str]]:
@@ -237,7 +271,7 @@ class QueryEngine:
             if not table.name:
                 continue  # table functions such as unnest
             if table.catalog:
-                raise catalog_qualified(table.sql())
+                raise catalog_qualified(f"{table.catalog}.{table.db}.{table.name}")
             if not table.db:
                 if table.name in ctes:
                     continue
@@ -261,26 +295,23 @@ class QueryEngine:
         except InvalidReference as exc:
             raise AmpError(
                 "TABLE_REFERENCE_RESOLUTION",
-                caused_by(f"invalid table reference '{spelling}.{table_name}'", str(exc)),
-            ) from None
-
-        def not_found(why: str) -> AmpError:  # a plain DataFusion "not found" on Amp: INTERNAL
-            return AmpError(
-                "PLANNING_ERROR",
                 caused_by(
-                    "failed to plan query",
-                    f"Error during planning: table '{DEFAULT_CATALOG}.{spelling}.{table_name}' "
-                    f"not found: {why}",
+                    "Failed to resolve table references from SQL",
+                    f"Invalid schema format in reference '{spelling}.{table_name}': {exc}",
+                    str(exc),
                 ),
-            )
-
+            ) from None
+        # an unknown dataset or table is a plain DataFusion "not found" on Amp: INTERNAL
+        not_found = planning_error(
+            DataFusionError.plan(f"table '{DEFAULT_CATALOG}.{spelling}.{table_name}' not found")
+        )
         try:
             dataset = self.store.resolve(ref)
-        except DatasetNotFound as exc:
-            raise not_found(str(exc)) from None
+        except DatasetNotFound:
+            raise not_found from None
         table = dataset.tables.get(table_name)
         if table is None:
-            raise not_found(f"dataset '{ref}' has tables {sorted(dataset.tables)}")
+            raise not_found
         if self._spellings.get(spelling) != (dataset.ref_name, dataset.manifest_hash):
             schema = df_catalog.Schema.memory_schema()
             for name, tbl in dataset.tables.items():
@@ -304,15 +335,6 @@ class QueryEngine:
             self.ctx.deregister_table(tmp)
             self._providers[key] = provider
         return provider
-
-    @staticmethod
-    def _planning_error(message: str) -> AmpError:
-        message = clean_error_text(message)
-        if "ParserError" in message or "SQL error" in message:
-            return AmpError("SQL_PARSE_ERROR", caused_by("invalid SQL", message))
-        if "not supported" in message and any(k in message for k in ("DDL", "DML", "Statement")):
-            return AmpError("INVALID_PLAN", caused_by("invalid query plan", message))
-        return AmpError("PLANNING_ERROR", caused_by("failed to plan query", message))
 
     # --- execution ------------------------------------------------------------------------
 
@@ -344,16 +366,41 @@ class QueryEngine:
             schema.register_table(bound.table.name, view.into_view())
         for spelling, schema in schemas.items():
             ctx.catalog(DEFAULT_CATALOG).register_schema(spelling, schema)
-        sql = rewrite_udf_calls(ctx, planned.body, block_num_expr=planned.block_expr)
+        install(ctx, planned.rewritten.variants)
         try:
-            for batch in ctx.sql_with_options(sql, self._options).execute_stream():
+            frame = ctx.sql_with_options(planned.rewritten.sql, self._options)
+            for batch in frame.execute_stream():
                 yield conform_batch(batch.to_pyarrow(), planned.schema)
         except AmpError:
             raise
         except Exception as exc:
-            raise AmpError(
-                "EXECUTION_ERROR", caused_by("query execution failed", clean_error_text(str(exc)))
-            ) from None
+            raise datafusion_execution_error(str(exc)) from None
+
+
+def datafusion_planning_error(text: str) -> AmpError:
+    """A DataFusion planning failure as Amp reports it: SQL syntax errors (`SQL_PARSE_ERROR`),
+    read-only violations (`INVALID_PLAN`), everything else untagged (`PLANNING_ERROR`)."""
+    error = DataFusionError.raw(clean_error_text(text))
+    if str(error).startswith("SQL error: ParserError"):
+        return AmpError(
+            "SQL_PARSE_ERROR", caused_by("SQL parse error", "Invalid SQL syntax", str(error))
+        )
+    if READ_ONLY_RE.search(str(error)):
+        return invalid_plan(error)
+    return planning_error(error)
+
+
+def datafusion_execution_error(text: str) -> AmpError:
+    """A failure while running a plan: a UDF's refusal as the UDF raised it; a failure of
+    DataFusion's analyzer or optimizer, which Amp runs before executing (`PlanningError`); else
+    DataFusion's error while computing rows."""
+    carried = carried_error(text)
+    if carried is not None:
+        return execution_error(carried)
+    error = DataFusionError.raw(clean_error_text(text))
+    if OPTIMIZER_RE.match(str(error)):
+        return planning_error(error)
+    return execution_error(error)
 
 
 EMPTY_WINDOW = (1, 0)  # no block: a table without synced data
@@ -370,10 +417,26 @@ def check_executable(planned: PlannedQuery) -> None:
                     f"Table {bound.dataset.ref_name}.{bound.table.name} has not been synced",
                 ),
             )
-    names = planned.schema.names
-    duplicates = sorted({n for n in names if names.count(n) > 1})
+    duplicates = duplicate_columns(planned)
     if duplicates:
-        raise AmpError(
-            "CORE_EXECUTION_ERROR",
-            f"Duplicate field names detected: {duplicates}. Please alias your columns",
+        raise planning_error(
+            DataFusionError.plan(
+                f"Duplicate field names detected in plan schema: [{duplicates}]. "
+                "Please alias your columns to be unique."
+            )
         )
+
+
+def duplicate_columns(planned: PlannedQuery) -> str:
+    """Amp's `forbid_duplicate_field_names`: for every repeated output name, the columns of that
+    name (`a.x and b.x`); empty when names are unique."""
+    names = planned.schema.names
+    columns = output_columns(planned.dataframe.logical_plan()) or names
+    seen: set[str] = set()
+    entries = []
+    for name in names:
+        if name in seen:
+            sources = [c for c, n in zip(columns, names, strict=False) if n == name]
+            entries.append(" and ".join(sources))
+        seen.add(name)
+    return ", ".join(entries)

@@ -19,7 +19,13 @@ import pyarrow as pa
 from amp_local import protowire as pw
 from amp_local.datasets import BlockRange
 from amp_local.engine import QueryEngine
-from amp_local.errors import AmpError, GrpcCode
+from amp_local.errors import (
+    INTERNAL_ERROR_LOG,
+    INTERNAL_ERROR_MESSAGE,
+    AmpError,
+    GrpcCode,
+    caused_by,
+)
 from amp_local.streaming import StreamingQuery
 
 log = logging.getLogger("amp_local.flight")
@@ -104,7 +110,11 @@ class FlightService:
 
     # --- helpers ------------------------------------------------------------------------------
 
-    def _abort(self, context: grpc.ServicerContext, error: AmpError) -> None:
+    def _abort(self, context: grpc.ServicerContext, error: AmpError | None) -> None:
+        """End the call with Amp's status for `error`, or INTERNAL for an amp_local bug (logged
+        with its traceback; never sent: no Python text reaches a client, no status is UNKNOWN)."""
+        if error is None:
+            context.abort(grpc.StatusCode.INTERNAL, INTERNAL_ERROR_MESSAGE)
         log.info("query failed: %s %s", error.error_code, error.message)
         context.abort(STATUS[error.grpc_code], error.message)
 
@@ -149,73 +159,86 @@ class FlightService:
 
     def get_flight_info(self, request: bytes, context: grpc.ServicerContext) -> bytes:
         try:
-            self._check_auth(context)
-            try:
-                descriptor = pw.FlightDescriptor.decode(request)
-            except (pw.DecodeError, UnicodeDecodeError) as exc:
-                raise AmpError(
-                    "PB_DECODE_ERROR", f"failed to decode flight descriptor: {exc}"
-                ) from None
-            if descriptor.type != pw.DESCRIPTOR_TYPE_CMD:
-                raise AmpError(
-                    "UNSUPPORTED_FLIGHT_DESCRIPTOR_TYPE",
-                    f"unsupported flight descriptor type: {descriptor.type}",
-                )
-            try:
-                type_url, value = pw.decode_any(descriptor.cmd)
-            except (pw.DecodeError, UnicodeDecodeError) as exc:
-                raise AmpError(
-                    "PB_DECODE_ERROR", f"failed to decode descriptor command: {exc}"
-                ) from None
-            if type_url != pw.STATEMENT_QUERY_TYPE_URL:
-                raise AmpError(
-                    "UNSUPPORTED_FLIGHT_DESCRIPTOR_COMMAND",
-                    f"unsupported flight descriptor command: {type_url}",
-                )
-            try:
-                sql = pw.decode_statement_query(value)
-            except (pw.DecodeError, UnicodeDecodeError) as exc:
-                raise AmpError(
-                    "PB_DECODE_ERROR", f"failed to decode CommandStatementQuery: {exc}"
-                ) from None
-            planned = self.engine.plan(sql, self._stream_header(context))
-            ticket = {"query": sql, "stream": planned.streaming}
-            if planned.streaming:
-                ticket["resume"] = self._resume_header(context)
-            ticket = json.dumps(ticket).encode()
-            return pw.encode_flight_info(planned.schema.serialize().to_pybytes(), request, ticket)
+            return self._flight_info(request, context)
         except AmpError as error:
-            self._abort(context, error)  # raises
-            return b""
+            failure = error
+        except Exception:
+            log.exception(INTERNAL_ERROR_LOG)
+            failure = None
+        self._abort(context, failure)  # raises
+        return b""
+
+    def _flight_info(self, request: bytes, context: grpc.ServicerContext) -> bytes:
+        self._check_auth(context)
+        try:
+            descriptor = pw.FlightDescriptor.decode(request)
+        except (pw.DecodeError, UnicodeDecodeError) as exc:
+            raise AmpError("PB_DECODE_ERROR", f"ProtocolBuffers decoding error: {exc}") from None
+        if descriptor.type != pw.DESCRIPTOR_TYPE_CMD:
+            raise AmpError(
+                "UNSUPPORTED_FLIGHT_DESCRIPTOR_TYPE",
+                f"unsupported flight descriptor type: {descriptor.type}",
+            )
+        try:
+            type_url, value = pw.decode_any(descriptor.cmd)
+        except (pw.DecodeError, UnicodeDecodeError) as exc:
+            raise AmpError("PB_DECODE_ERROR", f"ProtocolBuffers decoding error: {exc}") from None
+        if type_url != pw.STATEMENT_QUERY_TYPE_URL:
+            raise AmpError(
+                "UNSUPPORTED_FLIGHT_DESCRIPTOR_COMMAND",
+                f"unsupported flight descriptor command: {type_url}",
+            )
+        try:
+            sql = pw.decode_statement_query(value)
+        except (pw.DecodeError, UnicodeDecodeError) as exc:
+            raise AmpError("PB_DECODE_ERROR", f"ProtocolBuffers decoding error: {exc}") from None
+        planned = self.engine.plan(sql, self._stream_header(context))
+        ticket = {"query": sql, "stream": planned.streaming}
+        if planned.streaming:
+            ticket["resume"] = self._resume_header(context)
+        ticket = json.dumps(ticket).encode()
+        return pw.encode_flight_info(planned.schema.serialize().to_pybytes(), request, ticket)
 
     def do_get(self, request: bytes, context: grpc.ServicerContext) -> Iterator[bytes]:
         try:
-            self._check_auth(context)
-            try:
-                ticket = json.loads(pw.decode_ticket(request))
-                sql, stream = ticket["query"], bool(ticket["stream"])
-            except (ValueError, KeyError, TypeError, pw.DecodeError) as exc:
-                raise AmpError(
-                    "TICKET_DECODING_ERROR", f"failed to decode ticket: {exc}"
-                ) from None
-            planned = self.engine.plan(sql, stream)
-            if planned.streaming:
-                yield from self._stream(planned, ticket.get("resume"), context)
-                return
-            ranges, batches = self.engine.execute(planned)
-            schema = planned.schema
-            data_meta = app_metadata(ranges, complete=False)
-            yield schema_frame(schema)
-            sent = False
-            for batch in batches:
-                if batch.num_rows or not sent:  # an empty result still sends one empty batch
-                    yield from batch_frames(schema, batch, data_meta)
-                    sent = True
-            if not sent:
-                yield from batch_frames(schema, None, data_meta)
-            yield from batch_frames(schema, None, app_metadata(ranges, complete=True))
+            yield from self._do_get(request, context)
+            return
         except AmpError as error:
-            self._abort(context, error)
+            failure = error
+        except Exception:
+            log.exception(INTERNAL_ERROR_LOG)
+            failure = None
+        self._abort(context, failure)
+
+    def _do_get(self, request: bytes, context: grpc.ServicerContext) -> Iterator[bytes]:
+        self._check_auth(context)
+        try:
+            ticket = json.loads(pw.decode_ticket(request))
+            sql, stream = ticket["query"], bool(ticket["stream"])
+        except (ValueError, KeyError, TypeError, pw.DecodeError) as exc:
+            raise AmpError(
+                "TICKET_DECODING_ERROR",
+                caused_by(
+                    "ticket decoding error",
+                    f"Error during planning: Failed to deserialize remote plan: {exc}",
+                ),
+            ) from None
+        planned = self.engine.plan(sql, stream)
+        if planned.streaming:
+            yield from self._stream(planned, ticket.get("resume"), context)
+            return
+        ranges, batches = self.engine.execute(planned)
+        schema = planned.schema
+        data_meta = app_metadata(ranges, complete=False)
+        yield schema_frame(schema)
+        sent = False
+        for batch in batches:
+            if batch.num_rows or not sent:  # an empty result still sends one empty batch
+                yield from batch_frames(schema, batch, data_meta)
+                sent = True
+        if not sent:
+            yield from batch_frames(schema, None, data_meta)
+        yield from batch_frames(schema, None, app_metadata(ranges, complete=True))
 
     def _stream(
         self, planned, resume: dict | None, context: grpc.ServicerContext

@@ -18,7 +18,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pyarrow as pa
 
 from amp_local.engine import QueryEngine, split_settings
-from amp_local.errors import AmpError
+from amp_local.errors import INTERNAL_ERROR_LOG, INTERNAL_ERROR_MESSAGE, AmpError
 
 log = logging.getLogger("amp_local.jsonl")
 STREAMING_NOT_SUPPORTED = (
@@ -92,7 +92,7 @@ class _Handler(BaseHTTPRequestHandler):
         sql = self.rfile.read(length).decode("utf-8", "replace")
         try:
             if not sql.strip():
-                raise AmpError("INVALID_SQL_STRING", "query is empty")
+                raise AmpError("INVALID_SQL_STRING", "invalid SQL string: query is empty")
             if split_settings(sql)[1]:
                 self._send_json(
                     400,
@@ -109,6 +109,12 @@ class _Handler(BaseHTTPRequestHandler):
         except AmpError as error:
             self._send_json(error.http_status, error.to_json())
             return
+        except Exception:  # a bug in amp_local: logged with its traceback, never sent
+            log.exception(INTERNAL_ERROR_LOG)
+            self._send_json(
+                500, {"error_code": "INTERNAL", "error_message": INTERNAL_ERROR_MESSAGE}
+            )
+            return
         self.send_response(200)
         self.send_header("content-type", "application/x-ndjson")
         self.send_header("transfer-encoding", "chunked")
@@ -116,8 +122,11 @@ class _Handler(BaseHTTPRequestHandler):
         try:
             for line in _chain(first, lines):
                 self.wfile.write(b"%x\r\n%s\r\n" % (len(line), line))
-        except AmpError as error:  # mid-stream: the status is already 200; end without the
-            log.info("JSONL stream failed: %s", error)  # terminating chunk (a truncated body)
+        except Exception as error:  # mid-stream: the status is already 200; end without the
+            if isinstance(error, AmpError):  # terminating chunk (a truncated body)
+                log.info("JSONL stream failed: %s", error)
+            else:
+                log.exception(INTERNAL_ERROR_LOG)
             self.close_connection = True
             return
         self.wfile.write(b"0\r\n\r\n")

@@ -25,7 +25,7 @@ from amp_local.engine import (
     QueryEngine,
     check_executable,
 )
-from amp_local.errors import AmpError, caused_by
+from amp_local.errors import AmpError, streaming_execution_error
 from amp_local.incremental import NonIncremental, check_incremental
 from amp_local.plans import join_node, table_scans
 
@@ -65,7 +65,7 @@ class StreamingQuery:
         except NonIncremental as exc:
             raise AmpError(
                 "INVALID_QUERY",
-                caused_by("non-incremental queries are not supported for streaming", str(exc)),
+                f"invalid query: non-incremental queries are not supported for streaming, {exc}",
             ) from None
         self.sides = self._join_sides(plan, planned)
         networks = {bound.table.network for bound in planned.tables}
@@ -143,13 +143,23 @@ class StreamingQuery:
                 continue
             end = min(head, start + MICROBATCH_BLOCKS - 1)
             ranges = self._ranges(start, end)
-            for windows in self._windows(start, end):
-                for batch in self.engine.run_windowed(self.planned, windows):
-                    if batch.num_rows:
-                        yield StreamEvent(ranges, complete=False, batch=batch)
+            for batch in self._microbatch(start, end):
+                yield StreamEvent(ranges, complete=False, batch=batch)
             yield StreamEvent(ranges, complete=True)
             start = end + 1
             idle_since = time.monotonic()
+
+    def _microbatch(self, start: int, end: int) -> list[pa.RecordBatch]:
+        """The rows of blocks [start, end]."""
+        batches = []
+        try:
+            for windows in self._windows(start, end):
+                batches += self.engine.run_windowed(self.planned, windows)
+        except AmpError as error:
+            if error.cause is None:
+                raise
+            raise streaming_execution_error(error.cause) from None
+        return [b for b in batches if b.num_rows]
 
     def _ranges(self, start: int, end: int) -> list[BlockRange]:
         if self.network is None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from amp_local.errors import INTERNAL_ERROR_LOG
 from amp_local.launcher import AmpServer, start_amp_local
 from dbt.adapters.amp import auth
 from tests.auth_server import AuthServer
@@ -25,6 +26,7 @@ def amp_server(tmp_path_factory) -> AmpServer:
     )
     yield server
     server.stop()
+    assert_no_internal_errors(server)
 
 
 @pytest.fixture(scope="session")
@@ -38,6 +40,17 @@ def amp_server_with_token(tmp_path_factory) -> AmpServer:
     server.token = "s3cret-test-token"  # what clients must send
     yield server
     server.stop()
+    assert_no_internal_errors(server)
+
+
+def assert_no_internal_errors(server: AmpServer) -> None:
+    """Every client of the suite (pyarrow Flight, ADBC, dbt, httpx) goes through these servers:
+    none may have hit an exception amp_local did not turn into one of Amp's errors (such a
+    request got INTERNAL instead of Amp's answer; the server log has the traceback)."""
+    lines = [i for i, line in enumerate(server.stderr_lines) if INTERNAL_ERROR_LOG in line]
+    assert not lines, "amp_local internal errors:\n" + "".join(
+        "".join(server.stderr_lines[i : i + 30]) for i in lines[:3]
+    )
 
 
 @pytest.fixture(autouse=True)

@@ -154,7 +154,7 @@ def test_other_rpcs_are_unimplemented(client, call):
 
 
 def test_raw_sql_bytes_are_a_decode_error(client):
-    with pytest.raises(pa.ArrowInvalid, match="failed to decode"):
+    with pytest.raises(pa.ArrowInvalid, match="ProtocolBuffers decoding error"):
         client.get_flight_info(flight.FlightDescriptor.for_command(b"SELECT 1"))
 
 
@@ -174,7 +174,7 @@ def test_other_flight_sql_commands_are_invalid_argument(client):
     ("sql", "error", "text"),
     [
         ("SELEC 1", adbc_driver_manager.ProgrammingError, "ParserError"),
-        ("SELECT 1; SELECT 2", adbc_driver_manager.ProgrammingError, "exactly one statement"),
+        ("SELECT 1; SELECT 2", adbc_driver_manager.ProgrammingError, "single SQL statement"),
         ("SELECT 1 AS _hidden", adbc_driver_manager.ProgrammingError, "Underscore-prefixed"),
         (
             "SELECT * FROM amp.eth_rpc.logs",
@@ -196,7 +196,7 @@ def test_other_flight_sql_commands_are_invalid_argument(client):
         ('SELECT * FROM "_/eth_rpc@9.9.9".logs', adbc_driver_manager.InternalError, "not found"),
         ("SELECT * FROM eth_rpc.calls", adbc_driver_manager.InternalError, "not found"),
         ("SELECT nope FROM eth_rpc.logs", adbc_driver_manager.InternalError, "nope"),
-        ("CREATE TABLE x AS SELECT 1", adbc_driver_manager.ProgrammingError, "only queries"),
+        ("CREATE TABLE x AS SELECT 1", adbc_driver_manager.ProgrammingError, "DDL not supported"),
         (
             "SELECT block_num() FROM eth_rpc.logs",
             adbc_driver_manager.ProgrammingError,
@@ -257,7 +257,7 @@ def test_underscore_names_in_column_alias_lists_are_refused(adbc, sql):
 
 
 def test_undecodable_descriptor_is_invalid_argument(client):
-    with pytest.raises(pa.ArrowInvalid, match="decode"):
+    with pytest.raises(pa.ArrowInvalid, match="ProtocolBuffers decoding error"):
         client.get_flight_info(flight.FlightDescriptor.for_command(b"\xff\xff\xff"))
 
 

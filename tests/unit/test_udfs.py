@@ -7,6 +7,7 @@ decoded value is compared with an independent eth-abi decoding of the same bytes
 from __future__ import annotations
 
 import decimal
+import re
 import threading
 
 import eth_abi
@@ -17,14 +18,10 @@ from datafusion import SessionContext
 from eth_hash.auto import keccak
 
 from amp_local.bundled import SNAPSHOTS_DIR as SNAPSHOTS
+from amp_local.engine import datafusion_execution_error, datafusion_planning_error
 from amp_local.errors import AmpError
-from amp_local.udfs import (
-    amp_function_name,
-    clean_error_text,
-    install_udfs,
-    rewrite_udf_calls,
-    unrewrite_text,
-)
+from amp_local.udf_rewrite import amp_function_name, clean_error_text, unrewrite_text
+from amp_local.udfs import rewrite_udf_calls
 
 SNAP = SNAPSHOTS / "eth_rpc"  # Amp's real mainnet snapshot (shipped in amp_local/snapshots)
 TRANSFER = "Transfer(address indexed from, address indexed to, uint256 value)"
@@ -55,15 +52,28 @@ def word(b: bytes) -> bytes:
 @pytest.fixture(scope="module")
 def ctx() -> SessionContext:
     c = SessionContext()
-    install_udfs(c)
     if (SNAP / "logs").is_dir():
         c.register_record_batches("logs", [pq.read_table(SNAP / "logs").to_batches()])
         c.register_record_batches("txs", [pq.read_table(SNAP / "transactions").to_batches()])
     return c
 
 
+def rewrite(ctx: SessionContext, sql: str, **kwargs) -> str:
+    return rewrite_udf_calls(ctx, sql, plan=ctx.sql, **kwargs).sql
+
+
 def q(ctx: SessionContext, sql: str) -> pa.Table:
-    return ctx.sql(rewrite_udf_calls(ctx, sql)).to_arrow_table()
+    """Plan and run `sql` with Amp's UDFs; DataFusion's errors become Amp's (`AmpError`)."""
+    try:
+        frame = ctx.sql(rewrite(ctx, sql))
+    except AmpError:
+        raise
+    except Exception as exc:
+        raise datafusion_planning_error(str(exc)) from None
+    try:
+        return frame.to_arrow_table()
+    except Exception as exc:
+        raise datafusion_execution_error(str(exc)) from None
 
 
 def one(ctx: SessionContext, sql: str):
@@ -463,10 +473,12 @@ def test_decode_params_on_real_transfer_calldata(ctx):
         assert r["p"] == expected, r["tx_index"]
     assert matched >= 60
 
-    # round trip: re-encode the decoded params and compare with the real calldata
+    # round trip: re-encode the decoded params and compare with the real calldata. uint256 decodes
+    # as Utf8, which Amp does not convert back to uint256: cast it to a scale-0 decimal first
     t = q(
         ctx,
-        f"""SELECT input, evm_encode_params(p['to'], p['amount'], '{sig}') AS enc
+        f"""SELECT input, evm_encode_params(p['to'], CAST(p['amount'] AS DECIMAL(76, 0)),
+                                           '{sig}') AS enc
             FROM (SELECT input, evm_decode_params(input, '{sig}') AS p FROM txs
                   WHERE evm_decode_params(input, '{sig}') IS NOT NULL) s""",
     )
@@ -480,7 +492,7 @@ def test_encode_params_types_and_no_arg_call(ctx):
     assert one(ctx, "SELECT evm_encode_params('decimals()')") == bytes.fromhex("313ce567")
     enc = one(
         ctx,
-        f"SELECT evm_encode_params(evm_encode_hex('{BOB.hex()}'), 1000, "
+        f"SELECT evm_encode_params(evm_encode_hex('{BOB.hex()}'), arrow_cast(1000, 'UInt64'), "
         "'transfer(address to, uint256 amount)')",
     )
     assert enc == bytes.fromhex("a9059cbb") + eth_abi.encode(
@@ -520,11 +532,13 @@ def test_decode_type_values_and_tuples(ctx):
     assert one(ctx, "SELECT evm_decode_type(X'01', '(uint8,bool)')") is None
 
 
-def test_encode_type_round_trip(ctx):
-    assert one(ctx, "SELECT evm_encode_type(42, 'uint256')") == word(b"\x2a")
+def test_encode_type_scalars_follow_amps_arrow_to_solidity_rules(ctx):
+    assert one(ctx, "SELECT evm_encode_type(arrow_cast(42, 'UInt64'), 'uint256')") == word(b"\x2a")
+    assert one(ctx, "SELECT evm_encode_type(-5, 'int24')") == eth_abi.encode(["int24"], [-5])
     assert one(ctx, "SELECT evm_encode_type('Wrapped Ether', 'string')") == eth_abi.encode(
         ["string"], ["Wrapped Ether"]
     )
+    assert one(ctx, "SELECT evm_encode_type(CAST(7 AS DECIMAL(10, 0)), 'uint8')") == word(b"\x07")
     v = one(
         ctx,
         "SELECT evm_decode_type(evm_encode_type(arrow_cast(-5, 'Int32'), 'int24'), 'int24')",
@@ -532,9 +546,72 @@ def test_encode_type_round_trip(ctx):
     assert v == -5
 
 
-# ------------------------------------------------------------------------------------------
-# hex, shift_units
-# ------------------------------------------------------------------------------------------
+# (value SQL, Solidity type, the value eth-abi encodes) for composite types, from literals
+COMPOSITE = [
+    (
+        f"named_struct('a', evm_encode_hex('{ALICE.hex()}'), 'b', arrow_cast(7, 'UInt64'))",
+        "(address,uint256)",
+        ("0x" + ALICE.hex(), 7),
+    ),
+    ("arrow_cast([1, 2], 'FixedSizeList(2, UInt64)')", "uint256[2]", [1, 2]),
+    ("arrow_cast([1, 2, 3], 'List(UInt16)')", "uint16[]", [1, 2, 3]),
+    (
+        "named_struct('x', arrow_cast([5, 6], 'List(Int64)'), 'y', named_struct('s', 'hi', "
+        "'f', true))",
+        "(int64[],(string,bool))",
+        ([5, 6], ("hi", True)),
+    ),
+    (
+        "[named_struct('a', arrow_cast(1, 'UInt8'), 'b', 'x'), "
+        "named_struct('a', arrow_cast(2, 'UInt8'), 'b', 'yz')]",
+        "(uint8,string)[]",
+        [(1, "x"), (2, "yz")],
+    ),
+]
+
+
+@pytest.mark.parametrize(("value", "ty", "expected"), COMPOSITE)
+def test_encode_type_composite_types_round_trip(ctx, value, ty, expected):
+    encoded = one(ctx, f"SELECT evm_encode_type({value}, '{ty}')")
+    assert encoded == eth_abi.encode([ty], [expected])
+    decoded = one(ctx, f"SELECT evm_decode_type(evm_encode_type({value}, '{ty}'), '{ty}')")
+    assert decoded is not None
+
+
+def test_encode_type_composite_types_from_columns(ctx):
+    rows = q(
+        ctx,
+        """SELECT evm_encode_type(pair, '(address,uint256)') AS e, address, n
+           FROM (SELECT address, arrow_cast(log_index, 'UInt64') AS n,
+                        named_struct('who', address, 'n', arrow_cast(log_index, 'UInt64')) AS pair
+                 FROM logs ORDER BY log_index LIMIT 5) s""",
+    ).to_pylist()
+    assert len(rows) == 5
+    for r in rows:
+        assert r["e"] == eth_abi.encode(
+            ["(address,uint256)"], [("0x" + r["address"].hex(), r["n"])]
+        )
+    fixed = q(
+        ctx,
+        """SELECT evm_encode_type(arrow_cast(make_array(n, n + 1), 'FixedSizeList(2, UInt64)'),
+                                  'uint256[2]') AS e, n
+           FROM (SELECT arrow_cast(log_index, 'UInt64') AS n FROM logs LIMIT 3) s""",
+    ).to_pylist()
+    assert all(r["e"] == eth_abi.encode(["uint256[2]"], [[r["n"], r["n"] + 1]]) for r in fixed)
+
+
+def test_encode_type_of_a_null_column_value_encodes_the_slot_like_amp(ctx):
+    # Amp reads a column slot whether it is NULL or not (Rust `value(idx)`): a NULL topic read
+    # from parquet holds zeros and encodes as 32 zero bytes; a NULL literal is refused instead
+    rows = q(
+        ctx,
+        "SELECT topic3, evm_encode_type(topic3, 'bytes32') AS e FROM logs "
+        "WHERE topic3 IS NULL LIMIT 3",
+    ).to_pylist()
+    assert len(rows) == 3
+    assert all(r["e"] == bytes(32) for r in rows)
+    with pytest.raises(AmpError, match="Unsupported type FixedSizeBinary.32. for Solidity"):
+        q(ctx, "SELECT evm_encode_type(arrow_cast(NULL, 'FixedSizeBinary(32)'), 'bytes32')")
 
 
 def test_encode_hex_and_decode_hex(ctx):
@@ -545,18 +622,11 @@ def test_encode_hex_and_decode_hex(ctx):
     assert t.schema.field("a").type == pa.binary(20)
     assert t.schema.field("h").type == pa.binary(32)
     assert t.to_pylist()[0] == {"a": USDC, "h": bytes.fromhex(TRANSFER_TOPIC)}
-    assert (
-        one(ctx, f"SELECT evm_decode_hex(evm_encode_hex('0x{USDC.hex().upper()}'))")
-        == "0x" + USDC.hex()
+    # evm_decode_hex takes columns only (a literal is a DataFusion Scalar, which Amp refuses)
+    t = q(
+        ctx, f"SELECT evm_decode_hex(a) AS d FROM (SELECT evm_encode_hex('{USDC.hex()}') AS a) s"
     )
-    assert one(ctx, f"SELECT evm_decode_hex(evm_topic('{TRANSFER}'))") == "0x" + TRANSFER_TOPIC
-    assert one(ctx, "SELECT evm_decode_hex(arrow_cast(NULL, 'FixedSizeBinary(20)'))") is None
-    with pytest.raises(Exception, match="evm_decode_hex"):
-        q(ctx, "SELECT evm_decode_hex(X'0102')")  # Binary is not accepted
-    with pytest.raises(AmpError, match="evm_encode_hex"):
-        rewrite_udf_calls(ctx, "SELECT evm_encode_hex('0x1234')")
-    with pytest.raises(Exception, match="evm_encode_hex"):
-        q(ctx, f"SELECT evm_encode_hex(concat('0x', '{USDC.hex()}'))")
+    assert t.column("d")[0].as_py() == "0x" + USDC.hex()
 
 
 def test_decode_hex_on_real_columns(ctx):
@@ -591,7 +661,8 @@ def test_decode_hex_on_real_columns(ctx):
             "-32",
             str(2**256 - 1)[:-32] + "." + str(2**256 - 1)[-32:],
         ),
-        ("arrow_cast('42', 'Utf8View')", "-1", "4.2"),
+        ("'42'", "0", "42"),
+        ("'1'", "'+3'", "1000"),
     ],
 )
 def test_shift_units(ctx, value, units, expected):
@@ -600,116 +671,65 @@ def test_shift_units(ctx, value, units, expected):
     assert t.column("s")[0].as_py() == expected
 
 
-def test_shift_units_errors_and_nulls(ctx):
-    assert one(ctx, "SELECT shift_units(arrow_cast(NULL, 'Utf8'), 2)") is None
-    with pytest.raises(Exception, match="shift_units"):
-        q(ctx, "SELECT shift_units('1', 33)")
-    with pytest.raises(Exception, match="shift_units"):
-        q(ctx, "SELECT shift_units('abc', 1)")
-
-
-# ------------------------------------------------------------------------------------------
-# Planning errors, block_num(), rewriting
-# ------------------------------------------------------------------------------------------
-
-
-@pytest.mark.parametrize(
-    "sql,fragment",
-    [
-        ("SELECT evm_topic('Transfer(address indexed from, foo to)')", "evm_topic: parse event"),
-        (
-            "SELECT evm_decode_log(NULL, NULL, NULL, X'', 'Transfer(address from')",
-            "evm_decode_log: parse event signature",
-        ),
-        ("SELECT evm_decode_log(NULL, NULL, X'', 'Transfer()')", "evm_decode_log: expected 5"),
-        (
-            "SELECT evm_decode(NULL, NULL, NULL, X'', x) FROM t",
-            "evm_decode: expected a string literal",
-        ),
-        (
-            "SELECT evm_decode_log(NULL, NULL, NULL, X'', "
-            "'E(uint8 indexed a, uint8 indexed b, uint8 indexed c, uint8 indexed d)')",
-            "event can only have 3 indexed parameters but has 4",
-        ),
-        (
-            "SELECT evm_decode_params(X'', 'transfer(address, uint256)')",
-            "unnamed input parameter",
-        ),
-        ("SELECT evm_decode_params(X'')", "evm_decode_params: expected 2 arguments"),
-        ("SELECT evm_decode_type(X'', 'uint7')", "evm_decode_type: failed to parse Solidity type"),
-        (
-            "SELECT evm_encode_type(1, 'uint256' || '')",
-            "evm_encode_type: expected a string literal",
-        ),
-        (
-            "SELECT evm_encode_params(1, 'transfer(address to, uint256 amount)')",
-            "expected 2 arguments",
-        ),
-        ("SELECT evm_topic(NULL)", "evm_topic: expected Utf8, got Null"),
-        ("SELECT shift_units('1')", "shift_units: expected 2 arguments"),
-    ],
-)
-def test_plan_errors_name_amp_functions(ctx, sql, fragment):
-    with pytest.raises(AmpError) as ei:
-        rewrite_udf_calls(ctx, sql)
-    assert fragment in str(ei.value)
-    assert "__" not in str(ei.value)
-    assert ei.value.error_code == "PLANNING_ERROR"
+def test_shift_units_null_column_values_and_units(ctx):
+    # NULL values give NULL; NULL units count as 1 (Amp's `unwrap_or(1)`)
+    rows = q(
+        ctx,
+        """SELECT shift_units(v, u) AS s FROM (VALUES ('5', 1), (NULL, 1), ('5', NULL)) t(v, u)""",
+    ).to_pylist()
+    assert [r["s"] for r in rows] == ["50", None, "50"]
 
 
 def test_block_num_rejected_in_batch_queries(ctx):
     with pytest.raises(AmpError) as ei:
-        rewrite_udf_calls(ctx, "SELECT block_num(), block_num FROM logs")
+        rewrite(ctx, "SELECT block_num(), block_num FROM logs")
     assert ei.value.error_code == "INVALID_PLAN"
-    assert "block_num() is only supported in streaming queries" in str(ei.value)
+    assert str(ei.value) == (
+        "invalid plan | Caused by: Error during planning: "
+        "block_num() is only supported in streaming queries"
+    )
     # the block_num *column* is fine
-    assert rewrite_udf_calls(ctx, "SELECT block_num FROM logs") == "SELECT block_num FROM logs"
+    assert rewrite(ctx, "SELECT block_num FROM logs") == "SELECT block_num FROM logs"
     assert (
-        rewrite_udf_calls(ctx, "SELECT block_num() AS b FROM logs", block_num_expr="_block_num")
+        rewrite(ctx, "SELECT block_num() AS b FROM logs", block_num_expr="_block_num")
         == "SELECT (_block_num) AS b FROM logs"
     )
 
 
-def test_rewrite_is_minimal_and_text_preserving(ctx):
+def test_rewrite_renames_only_function_names(ctx):
     sql = (
         'SELECT "x"."Topic1", EVM_Decode_Log(topic1, topic2, topic3, data, '
         f"'{TRANSFER}') AS ev -- evm_topic('bad(')\n"
-        "FROM \"_/eth_firehose@1.0.0\".logs /* evm_decode_log( */ WHERE note = 'evm_topic(' "
+        "FROM logs x /* evm_decode_log( */ WHERE 'evm_topic(' <> '' "
         f"AND topic0 = evm_topic('{TRANSFER}')"
     )
-    out = rewrite_udf_calls(ctx, sql)
-    import re
-
-    m = re.search(r"evm_decode_log__[0-9a-f]{16}", out)
-    assert m
-    assert out == sql.replace("EVM_Decode_Log", m.group(0))
-    assert rewrite_udf_calls(ctx, "SELECT 1") == "SELECT 1"
+    out = rewrite(ctx, sql)
+    variants = re.findall(r"(evm_decode_log|evm_topic)__[0-9a-f]{16}", out)
+    assert variants == ["evm_decode_log", "evm_topic"]
+    assert re.sub(r"__[0-9a-f]{16}", "", out) == sql.replace("EVM_Decode_Log", "evm_decode_log")
+    assert rewrite(ctx, "SELECT 1") == "SELECT 1"
     # a qualified call is a dataset's function, not the built-in
-    q2 = 'SELECT "ns/x@1.0.0".evm_topic(1)'
-    assert rewrite_udf_calls(ctx, q2) == q2
+    assert rewrite(ctx, 'SELECT "ns/x@1.0.0".evm_topic(1)') == 'SELECT "ns/x@1.0.0".evm_topic(1)'
 
 
-def test_amp_function_name_and_unrewrite(ctx):
-    out = rewrite_udf_calls(ctx, f"SELECT evm_decode(NULL, NULL, NULL, X'', '{TRANSFER}')")
-    variant = out.split("SELECT ")[1].split("(")[0]
-    assert variant.startswith("evm_decode__")
-    assert amp_function_name(variant) == "evm_decode"
-    assert amp_function_name("evm_topic") == "evm_topic"
-    assert amp_function_name("other__abcdef12") == "other__abcdef12"
+def test_output_column_names_are_amps(ctx):
     t = q(
-        ctx, "SELECT evm_decode_hex(evm_encode_hex('0x" + USDC.hex() + "')), shift_units('15', -1)"
+        ctx,
+        "SELECT evm_decode_hex(address), shift_units('15', -1), "
+        f"evm_decode_log(topic1, topic2, topic3, data, '{TRANSFER}') FROM logs LIMIT 1",
     )
     names = [unrewrite_text(n) for n in t.schema.names]
-    assert names[0].startswith("evm_decode_hex(evm_encode_hex(Utf8(")
-    assert names[0].count("(") == names[0].count(")")
-    assert "arrow" not in names[0] and "__" not in names[0]
-    assert names[1] == 'shift_units(Utf8("15"),Int64(-1))'
+    assert names == [
+        "evm_decode_hex(logs.address)",
+        'shift_units(Utf8("15"),Int64(-1))',
+        f'evm_decode_log(logs.topic1,logs.topic2,logs.topic3,logs.data,Utf8("{TRANSFER}"))',
+    ]
+    assert amp_function_name("evm_decode__0123456789abcdef") == "evm_decode"
+    assert amp_function_name("other__0123456789abcdef") == "other__0123456789abcdef"
 
 
 def test_registration_is_idempotent_and_thread_safe():
     c = SessionContext()
-    install_udfs(c)
-    install_udfs(c)
     errors: list[BaseException] = []
     sigs = [f"E{i % 5}(uint256 indexed a, uint{8 * (i % 4 + 1)} b)" for i in range(40)]
 
@@ -717,7 +737,7 @@ def test_registration_is_idempotent_and_thread_safe():
         try:
             data = eth_abi.encode(["uint8"], [3])
             sql = f"SELECT evm_decode_log({sql_fsb(word(bytes([7])))}, NULL, NULL, {sql_hex(data)}, '{sig}') ev"
-            v = c.sql(rewrite_udf_calls(c, sql)).to_arrow_table().column(0)[0].as_py()
+            v = c.sql(rewrite(c, sql)).to_arrow_table().column(0)[0].as_py()
             assert v == {"a": "7", "b": 3}
         except BaseException as e:  # noqa: BLE001
             errors.append(e)
@@ -730,11 +750,17 @@ def test_registration_is_idempotent_and_thread_safe():
     assert not errors, errors[0]
 
 
-def test_clean_error_text_for_runtime_errors(ctx):
-    with pytest.raises(Exception) as ei:
-        q(ctx, "SELECT evm_decode_hex(X'0102')")
-    msg = clean_error_text(str(ei.value))
-    assert msg.endswith(
-        "evm_decode_hex: expected FixedSizeBinary(20) or FixedSizeBinary(32) argument, got Binary"
+def test_runtime_refusals_carry_amps_error_not_python_text(ctx):
+    with pytest.raises(AmpError) as ei:
+        q(ctx, "SELECT evm_decode_hex(evm_encode_hex('0x" + USDC.hex() + "'))")
+    assert str(ei.value) == (
+        "query execution error | Caused by: Error during planning: "
+        "evm_decode_hex: expected Array, but got FixedSizeBinary(20)"
     )
-    assert "PyErr" not in msg and "Traceback" not in msg
+    assert (
+        clean_error_text(
+            "DataFusion error: x PyErr { type: <class 'ValueError'>, value: "
+            "ValueError('boom'), traceback: None } y"
+        )
+        == "x boom y"
+    )
