@@ -131,10 +131,13 @@ def check_plan_rules(plan) -> None:
         )
 
 
-def new_context() -> SessionContext:
+def new_context(*, partitions: int | None = None) -> SessionContext:
     """A DataFusion context set up like Amp's: catalog `amp`, no information_schema, and no
-    file-listing cache, so parquet files appended at the chain head are seen at once."""
+    file-listing cache, so parquet files appended at the chain head are seen at once.
+    `partitions=1` keeps rows in the order of the (sorted) input for ordered streaming runs."""
     config = SessionConfig().with_default_catalog_and_schema(DEFAULT_CATALOG, "public")
+    if partitions is not None:
+        config = config.with_target_partitions(partitions)
     ctx = SessionContext(config.with_information_schema(False))
     ctx.sql("SET datafusion.runtime.list_files_cache_limit = '0K'").collect()
     return ctx
@@ -350,11 +353,17 @@ class QueryEngine:
         return self.store.block_range(snapshot), self.run_windowed(planned, windows)
 
     def run_windowed(
-        self, planned: PlannedQuery, windows: dict[tuple[str, str], tuple[int, int]]
+        self,
+        planned: PlannedQuery,
+        windows: dict[tuple[str, str], tuple[int, int]],
+        *,
+        ordered: bool = False,
+        sql: str | None = None,
     ) -> Iterator[pa.RecordBatch]:
         """Run the query in its own context where each scanned table holds only the rows with
-        `_block_num` in its window [first, last]."""
-        ctx = new_context()
+        `_block_num` in its window [first, last]. `ordered` reads every table in block order in
+        one partition (streaming); `sql` replaces the planned SQL (and its output schema)."""
+        ctx = new_context(partitions=1 if ordered else None)
         schemas: dict[str, df_catalog.Schema] = {}
         for bound in planned.tables:
             lo, hi = windows[(bound.spelling, bound.table.name)]
@@ -362,15 +371,18 @@ class QueryEngine:
                 col("_block_num") <= lit(pa.scalar(hi, pa.uint64()))
             )
             view = ctx.read_table(self.provider(bound.dataset, bound.table)).filter(window)
+            if ordered:
+                view = view.sort(col("_block_num").sort(ascending=True))
             schema = schemas.setdefault(bound.spelling, df_catalog.Schema.memory_schema())
             schema.register_table(bound.table.name, view.into_view())
         for spelling, schema in schemas.items():
             ctx.catalog(DEFAULT_CATALOG).register_schema(spelling, schema)
         install(ctx, planned.rewritten.variants)
         try:
-            frame = ctx.sql_with_options(planned.rewritten.sql, self._options)
+            frame = ctx.sql_with_options(sql or planned.rewritten.sql, self._options)
             for batch in frame.execute_stream():
-                yield conform_batch(batch.to_pyarrow(), planned.schema)
+                batch = batch.to_pyarrow()
+                yield batch if sql else conform_batch(batch, planned.schema)
         except AmpError:
             raise
         except Exception as exc:

@@ -8,6 +8,11 @@ following the chain head. Each microbatch's rows are followed by a commit point 
 An inner join's microbatch is computed as Amp's incrementalizer does, ΔL⋈R_prev ∪ L_prev⋈ΔR ∪ ΔL⋈ΔR
 (Δ: the microbatch's blocks, prev: all blocks before it), so matches across microbatches are found.
 Self-joins, semi-joins and subquery joins are refused: each side must be its own tables.
+
+Rows within a microbatch are ordered by `_block_num`, as Amp orders them, whatever the order of the
+segment files: each table is read in block order in one partition, and where the outermost SELECT
+reads dataset tables directly (the usual case, joins included) it also computes each row's block
+(`_block_num`, or `greatest(…)` over a join) in a hidden column the microbatch is sorted by.
 """
 
 from __future__ import annotations
@@ -17,6 +22,10 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 import pyarrow as pa
+import sqlglot
+from sqlglot import exp
+from sqlglot.dialects.postgres import Postgres
+from sqlglot.tokens import TokenType
 
 from amp_local.datasets import BlockRange
 from amp_local.engine import (
@@ -24,6 +33,7 @@ from amp_local.engine import (
     PlannedQuery,
     QueryEngine,
     check_executable,
+    conform_batch,
 )
 from amp_local.errors import AmpError, streaming_execution_error
 from amp_local.incremental import NonIncremental, check_incremental
@@ -33,6 +43,7 @@ MICROBATCH_BLOCKS = 1000  # server_microbatch_max_interval
 KEEP_ALIVE_SECONDS = 30.0
 POLL_SECONDS = 0.2
 UNSUPPORTED_JOIN = "amp_local cannot stream this join; run the query in batch mode"
+BLOCK_COLUMN = "__amp_local_block"  # the hidden column microbatches are sorted by
 
 
 @dataclass
@@ -75,6 +86,7 @@ class StreamingQuery:
                 f"cross-network joins are not supported in streaming queries: {sorted(networks)}",
             )
         self.network = networks.pop() if networks else None
+        self.ordered_sql = with_block_column(planned)
 
     @staticmethod
     def _join_sides(plan, planned: PlannedQuery) -> tuple[set, set] | None:
@@ -150,19 +162,65 @@ class StreamingQuery:
             idle_since = time.monotonic()
 
     def _microbatch(self, start: int, end: int) -> list[pa.RecordBatch]:
-        """The rows of blocks [start, end]."""
+        """The rows of blocks [start, end], in block order."""
         batches = []
         try:
             for windows in self._windows(start, end):
-                batches += self.engine.run_windowed(self.planned, windows)
+                batches += self.engine.run_windowed(
+                    self.planned, windows, ordered=True, sql=self.ordered_sql
+                )
         except AmpError as error:
             if error.cause is None:
                 raise
             raise streaming_execution_error(error.cause) from None
-        return [b for b in batches if b.num_rows]
+        batches = [b for b in batches if b.num_rows]
+        if not batches:
+            return []
+        if self.ordered_sql is None:
+            return [conform_batch(b, self.planned.schema) for b in batches]
+        table = pa.Table.from_batches(batches).sort_by(BLOCK_COLUMN)  # a stable sort
+        table = table.drop_columns([BLOCK_COLUMN]).combine_chunks()
+        return [conform_batch(b, self.planned.schema) for b in table.to_batches()]
 
     def _ranges(self, start: int, end: int) -> list[BlockRange]:
         if self.network is None:
             return []
         pairs = self.planned.pairs
         return [self.engine.store.describe_range(pairs, self.network, start, end)]
+
+
+def with_block_column(planned: PlannedQuery) -> str | None:
+    """The query with each row's block in a hidden last column, when its outermost SELECT reads
+    dataset tables directly (so `_block_num` / `greatest(…)` resolves there); else None."""
+    try:
+        tree = sqlglot.parse_one(planned.body, read="postgres")
+    except sqlglot.errors.SqlglotError:
+        return None
+    if not isinstance(tree, exp.Select) or planned.block_expr is None:
+        return None
+    sources = [tree.args.get("from")] + list(tree.args.get("joins") or [])
+    if not sources[0] or not all(
+        isinstance(s.this, exp.Table) and s.this.db for s in sources if s is not None
+    ):
+        return None
+    sql = planned.rewritten.sql
+    position = _outer_from_position(sql)
+    if position is None:
+        return None
+    column = f', ({planned.block_expr}) AS "{BLOCK_COLUMN}" '
+    return sql[:position] + column + sql[position:]
+
+
+def _outer_from_position(sql: str) -> int | None:
+    """Where the outermost SELECT's FROM keyword starts (outside parentheses)."""
+    depth, selected = 0, False
+    for token in Postgres.Tokenizer().tokenize(sql):
+        if token.token_type in (TokenType.L_PAREN, TokenType.L_BRACKET):
+            depth += 1
+        elif token.token_type in (TokenType.R_PAREN, TokenType.R_BRACKET):
+            depth -= 1
+        elif depth == 0 and token.token_type == TokenType.SELECT:
+            selected = True
+        elif depth == 0 and selected and token.token_type == TokenType.FROM:
+            return token.start
+    return None

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 
 import pyarrow as pa
 import pyarrow.flight as flight
@@ -180,3 +181,64 @@ def test_many_open_streams_do_not_starve_queries(amp_server, client):
     finally:
         for reader in readers:
             reader.cancel()
+
+
+@pytest.fixture(scope="module")
+def segmented(tmp_path_factory):
+    """A chain written as one 300-block segment file per table and then a file per appended
+    block (the follower appends a block every 10 ms), as in `--blocks 300 --follow`."""
+    server = start_amp_local(
+        tmp_path_factory.mktemp("segmented"),
+        blocks=300,
+        snapshots=False,
+        extra_args=["--follow", "0.01"],
+    )
+    yield server
+    assert server.stop() == 0
+
+
+def first_microbatch(client, sql: str) -> tuple[list[dict], dict]:
+    """The rows of the first microbatch of a streaming query, and its range."""
+    rows = []
+    messages = chunks(client, sql, headers=[(b"amp-stream", b"true")], timeout=60)
+    for batch, meta in messages:
+        if meta["ranges_complete"]:
+            messages.close()
+            return rows, meta["ranges"][0]["numbers"]
+        rows += batch.to_pylist()
+    raise AssertionError("the stream ended before its first commit point")
+
+
+@pytest.mark.parametrize(
+    ("sql", "block_of"),
+    [
+        ('SELECT block_num, hash FROM "_/eth_rpc@1.0.0".blocks', lambda r: r["block_num"]),
+        (
+            'SELECT _block_num, log_index FROM "_/eth_rpc@1.0.0".logs WHERE log_index = 0',
+            lambda r: r["_block_num"],
+        ),
+        (
+            """SELECT l.block_num AS lb, block_num() AS bn FROM "_/eth_rpc@1.0.0".logs l
+               JOIN "_/eth_rpc@1.0.0".blocks b ON b.block_num = l.block_num - 3""",
+            lambda r: r["bn"],
+        ),
+        (
+            """SELECT _block_num, count(*) AS n FROM "_/eth_rpc@1.0.0".logs
+               GROUP BY _block_num""",
+            lambda r: r["_block_num"],
+        ),
+        (  # no table in the outermost SELECT: ordered by reading tables in block order
+            'SELECT * FROM (SELECT block_num FROM "_/eth_rpc@1.0.0".blocks) t',
+            lambda r: r["block_num"],
+        ),
+    ],
+    ids=["scan", "block_num_column", "join", "aggregate", "subquery"],
+)
+def test_microbatch_rows_are_in_block_order_across_segment_files(segmented, sql, block_of):
+    time.sleep(0.5)  # let the follower write some single-block segment files after block 299
+    with connect(segmented.flight_url) as client:
+        rows, numbers = first_microbatch(client, sql)
+    assert numbers["start"] == 0 and numbers["end"] > 300  # one microbatch over many files
+    blocks = [block_of(r) for r in rows]
+    assert blocks == sorted(blocks)
+    assert blocks[0] <= 5 and blocks[-1] > 300
