@@ -409,6 +409,8 @@ def datafusion_execution_error(text: str) -> AmpError:
     carried = carried_error(text)
     if carried is not None:
         return execution_error(carried)
+    if "PyErr {" in text:  # a Python exception that is not a UDF refusal: a bug in amp_local
+        raise RuntimeError(f"unexpected exception in a UDF: {text}")
     error = DataFusionError.raw(clean_error_text(text))
     if OPTIMIZER_RE.match(str(error)):
         return planning_error(error)

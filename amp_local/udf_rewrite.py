@@ -25,6 +25,7 @@ so that a DataFusion upgrade that changes it fails loudly:
 
 from __future__ import annotations
 
+import ast
 import hashlib
 import re
 from collections.abc import Iterable, Sequence
@@ -253,11 +254,20 @@ _PYERR_RE = re.compile(
 _DATAFUSION_PREFIX = "DataFusion error: "
 
 
+def _exception_message(match: re.Match) -> str:
+    """The message inside `ValueError('…')`, unescaped from Python's repr."""
+    quoted = match["q"] + match["msg"] + match["q"]
+    try:
+        return ast.literal_eval(quoted)
+    except (ValueError, SyntaxError):
+        return match["msg"]
+
+
 def clean_error_text(text: str) -> str:
     """DataFusion's text of an error without what datafusion-python adds: the `DataFusion error: `
     prefix and the `PyErr { … traceback … }` around an exception raised in Python, and with Amp's
     function names instead of variant names."""
-    text = _PYERR_RE.sub(lambda m: m.group("msg"), text)
+    text = _PYERR_RE.sub(_exception_message, text)
     while text.startswith(_DATAFUSION_PREFIX):
         text = text[len(_DATAFUSION_PREFIX) :]
     return unrewrite_text(text)
@@ -302,11 +312,16 @@ def signature_error_coercion(
 def signature_error_arity(
     name: str, expected: int, types: Sequence[object], candidates: Sequence[str]
 ) -> str:
-    """DataFusion's `Plan` text for a wrong argument count to a `OneOf([Any(n)])` signature."""
+    """DataFusion's `Plan` text for a wrong argument count to a `OneOf` of n-argument
+    signatures (one per candidate)."""
+    error = (
+        f"Error during planning: Function '{name}' expects {expected} arguments but received "
+        f"{len(types)}"
+    )
     return (
-        f"Internal error: Function '{name}' failed to match any signature, errors: Error during "
-        f"planning: Function '{name}' expects {expected} arguments but received {len(types)}"
-        f"{INTERNAL_SUFFIX}. " + _no_function_matches(name, types, candidates)
+        f"Internal error: Function '{name}' failed to match any signature, errors: "
+        f"{','.join([error] * len(candidates))}{INTERNAL_SUFFIX}. "
+        + _no_function_matches(name, types, candidates)
     )
 
 
