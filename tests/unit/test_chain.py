@@ -28,6 +28,7 @@ from amp_local.chain import (
     generate_chain,
     read_chain_info,
 )
+from amp_local.chain import __main__ as chain_cli
 from amp_local.schemas import RAW_SCHEMAS, raw_manifest
 from amp_local.segments import block_info, file_ranges, synced_range
 
@@ -314,7 +315,7 @@ def test_log_addresses_and_token_decimals(generated):
         expected = {"Transfer": "erc20", "Approval": "erc20", "TransferERC721": "erc721"}
         assert c.kind == expected.get(ev.event, "pair")
         if ev.event == "Approval":
-            assert ev.args["spender"] == chain._contract_address("ROUTER")
+            assert ev.args["spender"] == chain.contract_address("ROUTER")
 
 
 def test_erc20_transfers_ground_truth_via_datafusion(generated):
@@ -411,7 +412,7 @@ def test_calldata_is_real_abi(generated):
             seen.add("transfer")
         elif inp[:4] == sel["approve"]:
             spender, value = eth_abi.decode(["address", "uint256"], inp[4:])
-            assert bytes.fromhex(spender[2:]) == chain._contract_address("ROUTER")
+            assert bytes.fromhex(spender[2:]) == chain.contract_address("ROUTER")
             seen.add("approve")
         elif inp[:4] == sel["transferFrom"]:
             frm, to, token_id = eth_abi.decode(["address", "address", "uint256"], inp[4:])
@@ -573,8 +574,8 @@ def test_follower_thread_and_atomic_files(tmp_path):
 
 
 def test_cli_generates(tmp_path, capsys):
-    assert chain.main([str(tmp_path / "cli"), "--blocks", "15", "--seed", "3"]) == 0
+    assert chain_cli.main([str(tmp_path / "cli"), "--blocks", "15", "--seed", "3"]) == 0
     assert "generated" in capsys.readouterr().out
-    assert chain.main([str(tmp_path / "cli"), "--blocks", "15", "--seed", "3"]) == 0
+    assert chain_cli.main([str(tmp_path / "cli"), "--blocks", "15", "--seed", "3"]) == 0
     assert "reused" in capsys.readouterr().out
     assert os.path.exists(tmp_path / "cli" / "eth_rpc" / "manifest.json")
