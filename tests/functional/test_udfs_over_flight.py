@@ -121,3 +121,37 @@ def test_readable_output_helpers(conn):
     assert all(
         r["amount"] and not r["amount"].endswith("0") or "." not in r["amount"] for r in result
     )
+
+
+def test_evm_encode_type_composites_from_literals_and_columns(conn):
+    sql = """
+      SELECT log_index, address,
+             evm_encode_type(named_struct('who', address, 'n', arrow_cast(log_index, 'UInt64')),
+                             '(address,uint256)') AS pair,
+             evm_encode_type(arrow_cast(make_array(arrow_cast(log_index, 'UInt64'), 7),
+                                        'FixedSizeList(2, UInt64)'), 'uint64[2]') AS fixed,
+             evm_encode_type(named_struct('tags', make_array(arrow_cast(log_index, 'UInt16')),
+                                          'inner', named_struct('s', 'amp', 'ok', true)),
+                             '(uint16[],(string,bool))') AS nested,
+             evm_encode_type(named_struct('a', arrow_cast(1, 'UInt64'), 'b', 'x'),
+                             '(uint256,string)') AS literal
+      FROM "_/eth_rpc@0.0.0".logs ORDER BY log_index LIMIT 5
+    """
+    got = rows(conn, sql)
+    assert len(got) == 5
+    for r in got:
+        i, who = r["log_index"], "0x" + r["address"].hex()
+        assert r["pair"] == eth_abi.encode(["(address,uint256)"], [(who, i)])
+        assert r["fixed"] == eth_abi.encode(["uint64[2]"], [[i, 7]])
+        assert r["nested"] == eth_abi.encode(["(uint16[],(string,bool))"], [([i], ("amp", True))])
+        assert r["literal"] == eth_abi.encode(["(uint256,string)"], [(1, "x")])
+    decoded = rows(
+        conn,
+        """SELECT evm_decode_type(evm_encode_type(named_struct('who', address,
+                    'n', arrow_cast(log_index, 'UInt64')), '(address,uint256)'),
+                  '(address,uint256)') AS d, address, log_index
+           FROM "_/eth_rpc@0.0.0".logs ORDER BY log_index LIMIT 5""",
+    )
+    assert [r["d"] for r in decoded] == [
+        {"c0": r["address"], "c1": str(r["log_index"])} for r in decoded
+    ]
