@@ -78,7 +78,7 @@ def connect_host(host: str) -> str:
 
 
 # Amp's default ports; `exec` binds them too, so a profile written by `dbt init` works unchanged
-DEFAULT_PORTS = {"--flight-port": 1602, "--jsonl-port": 1603}
+DEFAULT_PORTS = {"--flight-port": 1602, "--jsonl-port": 1603, "--admin-port": 1610}
 PORT_OPTIONS = tuple(DEFAULT_PORTS)
 DEFAULT_DATA_DIR = Path(".amp-local")
 MISSING_EXTRA = (
@@ -106,6 +106,12 @@ def add_listen_options(parser: argparse.ArgumentParser) -> None:
         type=int,
         default=DEFAULT_PORTS["--jsonl-port"],
         help="JSON Lines HTTP port (default: %(default)s, Amp's); 0 picks a free port",
+    )
+    parser.add_argument(
+        "--admin-port",
+        type=int,
+        default=DEFAULT_PORTS["--admin-port"],
+        help="Admin API HTTP port (default: %(default)s, Amp's); 0 picks a free port",
     )
 
 
@@ -164,8 +170,9 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
     serve = sub.add_parser(
         "serve",
-        help="serve Amp's Flight and JSON Lines query endpoints on loopback",
-        description="Serve Amp's Flight SQL and JSON Lines endpoints until SIGINT/SIGTERM; prints "
+        help="serve Amp's Flight, JSON Lines and Admin API endpoints on loopback",
+        description="Serve Amp's Flight SQL, JSON Lines and Admin API endpoints until "
+        "SIGINT/SIGTERM; prints "
         f"'{READY_PREFIX} {{json}}' once listening.",
     )
     add_listen_options(serve)
@@ -175,8 +182,8 @@ def build_parser() -> argparse.ArgumentParser:
         "exec",
         help="start a server, run COMMAND with AMP_QUERY_URL set, stop it",
         description="Start a server (Amp's default ports unless told otherwise), run COMMAND with "
-        "AMP_QUERY_URL and AMP_JSONL_URL set to it (and AMP_AUTH_TOKEN with --token), stop the "
-        "server and exit with COMMAND's code.",
+        "AMP_QUERY_URL, AMP_JSONL_URL and AMP_ADMIN_URL set to it (and AMP_AUTH_TOKEN with "
+        "--token), stop the server and exit with COMMAND's code.",
     )
     add_listen_options(run)
     add_data_options(run)
@@ -223,7 +230,12 @@ def run_with_server(args: argparse.Namespace) -> int:
         if "could not bind" in message:
             message += f"; {PROFILE_HINT}"
         raise UsageError(message) from None
-    env = dict(os.environ, AMP_QUERY_URL=server.flight_url, AMP_JSONL_URL=server.jsonl_url)
+    env = dict(
+        os.environ,
+        AMP_QUERY_URL=server.flight_url,
+        AMP_JSONL_URL=server.jsonl_url,
+        AMP_ADMIN_URL=server.admin_url,
+    )
     if args.token:  # what a profile's `token: "{{ env_var('AMP_AUTH_TOKEN') }}"` reads
         env["AMP_AUTH_TOKEN"] = args.token
     print(f"amp-local: serving {server.flight_url}; running: {' '.join(cmd)}", file=sys.stderr)
@@ -236,6 +248,7 @@ def run_with_server(args: argparse.Namespace) -> int:
 
 
 def serve(args: argparse.Namespace) -> int:
+    from amp_local.admin import open_admin, serve_admin
     from amp_local.datasets import DatasetStore
     from amp_local.engine import QueryEngine
     from amp_local.flight import serve_flight
@@ -280,11 +293,14 @@ def serve(args: argparse.Namespace) -> int:
             ) from None
 
     engine = QueryEngine(store)
+    jobs, admin_api = open_admin(store, args.data_dir.expanduser())
     bind_host = f"[{args.host}]" if ":" in args.host else args.host
     server, flight_port = serve_flight(engine, bind_host, args.flight_port, token=args.token)
     jsonl, jsonl_port = serve_jsonl(engine, args.host, args.jsonl_port)
+    admin, admin_port = serve_admin(admin_api, args.host, args.admin_port, token=args.token)
     if follower is not None:
         follower.start()
+    jobs.resume()
 
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -294,6 +310,8 @@ def serve(args: argparse.Namespace) -> int:
         "flight_port": flight_port,
         "jsonl_url": f"http://{connect_host(args.host)}:{jsonl_port}",
         "jsonl_port": jsonl_port,
+        "admin_url": f"http://{connect_host(args.host)}:{admin_port}",
+        "admin_port": admin_port,
         "host": args.host,
         "pid": os.getpid(),
         "datasets": [f"{ns}/{n}@{v}" for ns, n, tags, _ in store.datasets() for v in tags],
@@ -303,6 +321,8 @@ def serve(args: argparse.Namespace) -> int:
     log.info("shutting down")
     if follower is not None:
         follower.stop()
+    jobs.close()
+    admin.shutdown()
     jsonl.shutdown()
     server.stop(grace=2).wait()
     # A query DataFusion is still computing for a client that went away cannot be interrupted

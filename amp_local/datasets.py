@@ -89,10 +89,21 @@ class Dataset:
     network: str | None = None
     start_block: int = 0
     finalized_blocks_only: bool = False
+    # derived datasets: the raw dataset whose `blocks` table has this network's block hashes
+    blocks_source: Dataset | None = None
 
     @property
     def ref_name(self) -> str:
         return f"{self.namespace}/{self.name}"
+
+    @property
+    def hash_reference(self) -> str:
+        """`namespace/name@<manifest hash>`, how Amp names a dataset revision in errors."""
+        return f"{self.ref_name}@{self.manifest_hash}"
+
+    def table_state(self) -> tuple:
+        """Which tables exist and where their data is: changes when a table is added or synced."""
+        return tuple((name, table.directory) for name, table in self.tables.items())
 
 
 class Synced(NamedTuple):
@@ -178,6 +189,31 @@ class DatasetStore:
                     raise ValueError(f"version tags must be semver, got '{version}'")
                 versions.tags[version] = dataset.manifest_hash
 
+    def add_revision(self, dataset: Dataset) -> Dataset:
+        """Make a dataset revision addressable by hash without touching its tags; returns the
+        revision already known under that (namespace, name, hash), if any."""
+        key = (dataset.namespace, dataset.name, dataset.manifest_hash)
+        with self._lock:
+            existing = self._revisions.setdefault(key, dataset)
+            self._versions.setdefault((dataset.namespace, dataset.name), _Versions())
+            return existing
+
+    def revision(self, namespace: str, name: str, digest: str) -> Dataset | None:
+        with self._lock:
+            return self._revisions.get((namespace, name, digest))
+
+    def set_tags(self, namespace: str, name: str, tags: dict[str, str], dev: str | None) -> None:
+        """Replace a dataset's semver tags and `dev` (the Admin API's registry is their owner)."""
+        with self._lock:
+            self._versions[(namespace, name)] = _Versions(dict(tags), dev)
+
+    def remove(self, namespace: str, name: str) -> None:
+        """Forget a dataset: its tags and every revision linked to it."""
+        with self._lock:
+            self._versions.pop((namespace, name), None)
+            for key in [k for k in self._revisions if k[:2] == (namespace, name)]:
+                del self._revisions[key]
+
     def resolve(self, ref: DatasetReference) -> Dataset:
         with self._lock:
             versions = self._versions.get((ref.namespace, ref.name))
@@ -245,7 +281,7 @@ class DatasetStore:
         """A `BlockRange` for blocks start..end of `network`, hashes read from a `blocks` table."""
         source = next(
             (d for d, t in tables if t.network == network and "blocks" in d.tables), None
-        )
+        ) or next((d.blocks_source for d, t in tables if t.network == network), None)
         end_hash, _, end_ts = self._block_info(source, end)
         _, prev_hash, _ = self._block_info(source, start)
         return BlockRange(

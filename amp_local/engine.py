@@ -111,10 +111,11 @@ def catalog_qualified(reference: str) -> AmpError:
     )
 
 
-def check_plan_rules(plan) -> None:
+def check_plan_rules(plan, *, allowed_aliases: tuple[str, ...] = ()) -> None:
     """Amp's `forbid_underscore_prefixed_aliases` (`crates/core/common/src/plan_visitors.rs`):
-    no `_`-prefixed alias anywhere in the plan, no bare `_block_num` selected over a join."""
-    alias = underscore_alias(plan)
+    no `_`-prefixed alias anywhere in the plan, no bare `_block_num` selected over a join.
+    (`allowed_aliases`: what amp_local itself adds where Amp rewrites the plan.)"""
+    alias = underscore_alias(plan, allowed=allowed_aliases)
     if alias is not None:
         raise invalid_plan(
             DataFusionError.plan(
@@ -153,8 +154,8 @@ class QueryEngine:
             SQLOptions().with_allow_ddl(False).with_allow_dml(False).with_allow_statements(False)
         )
         self._lock = threading.RLock()
-        self._spellings: dict[str, tuple[str, str]] = {}  # spelling -> (dataset, hash) registered
-        self._providers: dict[tuple[str, str, str], object] = {}
+        self._spellings: dict[str, tuple] = {}  # spelling -> the dataset revision registered
+        self._providers: dict[tuple, object] = {}
         self._tmp_counter = 0
 
     # --- planning -------------------------------------------------------------------------
@@ -179,10 +180,14 @@ class QueryEngine:
                 block_num_expr=block_expr,
             )
             df = self._plan_sql(rewritten.sql, discover=discover)
-            check_plan_rules(df.logical_plan())
+            self.check_plan(df.logical_plan())
             tables = self._scanned_tables(df, refs)
             schema = pa.schema([f.with_name(unrewrite_text(f.name)) for f in df.schema()])
         return PlannedQuery(sql, body, streaming, schema, tables, df, rewritten, block_expr)
+
+    def check_plan(self, plan) -> None:
+        """Amp's plan rules (the derived-table materializer adds its own `_block_num`)."""
+        check_plan_rules(plan)
 
     def _block_num_expr(self, body: str, streaming: bool, *, discover: bool) -> str | None:
         """`block_num()` in a streaming query: the row's `_block_num`, and over a join Amp's
@@ -290,11 +295,22 @@ class QueryEngine:
                 refs.append((table.db, table.name))
         return refs
 
+    def resolve_spelling(self, spelling: str) -> Dataset:
+        """The dataset a schema spelling names: `[ns/]name[@rev]` in ad-hoc SQL. Raises
+        `InvalidReference` or `DatasetNotFound`."""
+        return self.store.resolve(DatasetReference.parse(spelling))
+
     def _bind(self, spelling: str, table_name: str) -> tuple[Dataset, Table]:
         """Resolve `spelling.table` and (re)register that schema spelling in the context."""
+        # an unknown dataset or table is a plain DataFusion "not found" on Amp: INTERNAL
+        not_found = planning_error(
+            DataFusionError.plan(f"table '{DEFAULT_CATALOG}.{spelling}.{table_name}' not found")
+        )
         try:
-            ref = DatasetReference.parse(spelling)
             validate_table_name(table_name)
+            dataset = self.resolve_spelling(spelling)
+        except DatasetNotFound:
+            raise not_found from None
         except InvalidReference as exc:
             raise AmpError(
                 "TABLE_REFERENCE_RESOLUTION",
@@ -304,28 +320,22 @@ class QueryEngine:
                     str(exc),
                 ),
             ) from None
-        # an unknown dataset or table is a plain DataFusion "not found" on Amp: INTERNAL
-        not_found = planning_error(
-            DataFusionError.plan(f"table '{DEFAULT_CATALOG}.{spelling}.{table_name}' not found")
-        )
-        try:
-            dataset = self.store.resolve(ref)
-        except DatasetNotFound:
-            raise not_found from None
         table = dataset.tables.get(table_name)
         if table is None:
             raise not_found
-        if self._spellings.get(spelling) != (dataset.ref_name, dataset.manifest_hash):
+        # a table that becomes synced (a derived dataset deployed) gets a new provider
+        revision = (dataset.ref_name, dataset.manifest_hash, dataset.table_state())
+        if self._spellings.get(spelling) != revision:
             schema = df_catalog.Schema.memory_schema()
             for name, tbl in dataset.tables.items():
                 schema.register_table(name, self.provider(dataset, tbl))
             self.ctx.catalog(DEFAULT_CATALOG).register_schema(spelling, schema)
-            self._spellings[spelling] = (dataset.ref_name, dataset.manifest_hash)
+            self._spellings[spelling] = revision
         return dataset, table
 
     def provider(self, dataset: Dataset, table: Table) -> object:
         """The DataFusion table provider of a dataset table (a listing table over its parquet)."""
-        key = (dataset.ref_name, dataset.manifest_hash, table.name)
+        key = (dataset.ref_name, dataset.manifest_hash, table.name, table.directory)
         provider = self._providers.get(key)
         if provider is None:
             self._tmp_counter += 1
@@ -333,7 +343,8 @@ class QueryEngine:
             if table.directory is not None and table.directory.is_dir():
                 self.ctx.register_listing_table(tmp, str(table.directory), schema=table.schema)
             else:
-                self.ctx.register_record_batches(tmp, [[table.schema.empty_table().to_batches()]])
+                empty = pa.RecordBatch.from_pylist([], schema=table.schema)
+                self.ctx.register_record_batches(tmp, [[empty]])
             provider = self.ctx.catalog(DEFAULT_CATALOG).schema("public").table(tmp)
             self.ctx.deregister_table(tmp)
             self._providers[key] = provider
@@ -428,7 +439,7 @@ def check_executable(planned: PlannedQuery) -> None:
                 "PHYSICAL_CATALOG_ERROR",
                 caused_by(
                     "failed to build the physical catalog",
-                    f"Table {bound.dataset.ref_name}.{bound.table.name} has not been synced",
+                    f"Table {bound.dataset.hash_reference}.{bound.table.name} has not been synced",
                 ),
             )
     duplicates = duplicate_columns(planned)

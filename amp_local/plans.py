@@ -95,13 +95,16 @@ def alias_names(plan) -> Iterator[str]:
             yield from expression_aliases(expr)
 
 
-def underscore_alias(plan) -> str | None:
-    """The first `_`-prefixed alias Amp refuses (DataFusion's unnest placeholder excepted)."""
+def underscore_alias(plan, allowed: tuple[str, ...] = ()) -> str | None:
+    """The first `_`-prefixed alias Amp refuses (DataFusion's unnest placeholder and `allowed`
+    names excepted)."""
     return next(
         (
             name
             for name in alias_names(plan)
-            if name.startswith("_") and not name.startswith(UNNEST_PLACEHOLDER)
+            if name.startswith("_")
+            and not name.startswith(UNNEST_PLACEHOLDER)
+            and name not in allowed
         ),
         None,
     )

@@ -8,7 +8,9 @@ file (path, mtime, size), so listing a table on every query stays cheap while ne
 from __future__ import annotations
 
 import json
+import os
 import threading
+import time
 from pathlib import Path
 from typing import NamedTuple
 
@@ -90,6 +92,20 @@ def synced_range(table_dir: str | Path) -> tuple[int, int] | None:
     return min(r.start for r in ranges), max(r.end for r in ranges)
 
 
+def canonical_chain(table_dir: str | Path) -> list[FileRange]:
+    """The segments forming the contiguous chain from the first block: what Amp reports as a
+    table's synced range (anything after a gap is not queryable-and-verified yet)."""
+    chain: list[FileRange] = []
+    for fr in file_ranges(table_dir):
+        if not chain:
+            chain.append(fr)
+        elif fr.start == chain[-1].end + 1:
+            chain.append(fr)
+        elif fr.start > chain[-1].end + 1:
+            break
+    return chain
+
+
 class BlockInfo(NamedTuple):
     number: int
     hash: bytes
@@ -128,3 +144,30 @@ def block_info(blocks_dir: str | Path, block_num: int) -> BlockInfo | None:
             if block_num in rows:
                 return rows[block_num]
     return None
+
+
+def write_segment(
+    directory: str | Path, table: pa.Table, name: str, ranges: list[dict], file_id: str
+) -> Path:
+    """Write one segment of table `name` as Amp does: `<start block:09d>-<id>.parquet`, ZSTD,
+    `nozzle_metadata` with the block `ranges` it covers in the footer. The file appears atomically
+    (written under a name not ending in `.parquet`, then renamed), so readers never see it half
+    written; an empty `table` still records that its blocks were processed."""
+    directory = Path(directory)
+    start = ranges[0]["numbers"]["start"]
+    path = directory / f"{start:09d}-{file_id}.parquet"
+    created = time.time()
+    meta = {
+        "table": name,
+        "filename": path.name,
+        "created_at": {"secs": int(created), "nanos": int((created % 1) * 1e9)},
+        "ranges": ranges,
+    }
+    tmp = path.with_name(f".{path.name}.tmp")
+    with pq.ParquetWriter(tmp, table.schema, compression="zstd") as writer:
+        writer.write_table(table, row_group_size=256 * 1024)
+        writer.add_key_value_metadata(
+            {"generation": "0", "parent_file_ids": "[]", "nozzle_metadata": json.dumps(meta)}
+        )
+    os.replace(tmp, path)
+    return path

@@ -105,7 +105,7 @@ class StreamingQuery:
             raise AmpError("INVALID_QUERY", UNSUPPORTED_JOIN + " (a table on both sides)")
         return left, right
 
-    def _windows(self, start: int, end: int) -> Iterator[dict[tuple[str, str], tuple[int, int]]]:
+    def windows(self, start: int, end: int) -> Iterator[dict[tuple[str, str], tuple[int, int]]]:
         """Per-table block windows whose query results, together, are the microbatch's rows."""
         keys = [(b.spelling, b.table.name) for b in self.planned.tables]
         delta = (start, end)
@@ -124,16 +124,22 @@ class StreamingQuery:
     def _spans(self) -> list[tuple[int, int] | None]:
         return [self.engine.store.table_range(b.table) for b in self.planned.tables]
 
-    def _next_block(self) -> int | None:
+    def first_block(self) -> int | None:
+        """The earliest block any table the query reads has data for."""
         spans = [s for s in self._spans() if s is not None]
-        if not spans:
+        return min(start for start, _ in spans) if spans else None
+
+    def _next_block(self) -> int | None:
+        first = self.first_block()
+        if first is None:
             return None
         cursor = self.resume.get(self.network or "")
         if cursor is not None:
             return int(cursor["number"]) + 1
-        return min(start for start, _ in spans)
+        return first
 
-    def _head(self) -> int | None:
+    def head(self) -> int | None:
+        """The last block every table the query reads has data for (None: one has none)."""
         spans = self._spans()
         if not spans or any(s is None for s in spans):
             return None
@@ -146,7 +152,7 @@ class StreamingQuery:
             return
         idle_since = time.monotonic()
         while self.is_active():
-            head = self._head()
+            head = self.head()
             if head is None or head < start:
                 if time.monotonic() - idle_since >= KEEP_ALIVE_SECONDS:
                     idle_since = time.monotonic()
@@ -165,7 +171,7 @@ class StreamingQuery:
         """The rows of blocks [start, end], in block order."""
         batches = []
         try:
-            for windows in self._windows(start, end):
+            for windows in self.windows(start, end):
                 batches += self.engine.run_windowed(
                     self.planned, windows, ordered=True, sql=self.ordered_sql
                 )

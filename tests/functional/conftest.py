@@ -14,3 +14,13 @@ def client(amp_server):
     c = connect(amp_server.flight_url)
     yield c
     c.close()
+
+
+@pytest.fixture(scope="module")
+def admin(amp_server):
+    """The session server's Admin API; every response is checked against Amp's OpenAPI spec."""
+    from tests.functional.admin_client import AdminClient
+
+    c = AdminClient(amp_server.admin_url)
+    yield c
+    c.close()
