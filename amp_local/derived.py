@@ -23,7 +23,7 @@ from sqlglot import exp
 
 from amp_local.admin_errors import ValidationFailure
 from amp_local.datasets import BLOCK_NUM_FIELD, Dataset, DatasetNotFound, DatasetStore, Table
-from amp_local.engine import PlannedQuery, QueryEngine
+from amp_local.engine import PlannedQuery, QueryEngine, check_plan_rules
 from amp_local.errors import AmpError
 from amp_local.incremental import NonIncremental, check_incremental
 from amp_local.manifests import SELF, validate_dep_alias
@@ -35,10 +35,22 @@ BLOCK_NUM = "_block_num"
 class DerivedEngine(QueryEngine):
     """The engine over a derived dataset's names: dependency aliases and `self`."""
 
-    def __init__(self, store: DatasetStore, aliases: dict[str, Dataset], this: Dataset) -> None:
+    def __init__(
+        self,
+        store: DatasetStore,
+        aliases: dict[str, Dataset],
+        this: Dataset,
+        *,
+        materializing: bool = False,
+    ) -> None:
         super().__init__(store)
         self.aliases = aliases
         self.this = this
+        self.materializing = materializing
+
+    def check_plan(self, plan) -> None:
+        # the materializer's own `… AS _block_num` (Amp propagates it in the plan instead)
+        check_plan_rules(plan, allowed_aliases=(BLOCK_NUM,) if self.materializing else ())
 
     def resolve_spelling(self, spelling: str) -> Dataset:
         if spelling == SELF:
@@ -49,12 +61,6 @@ class DerivedEngine(QueryEngine):
                 f"dependency alias '{spelling}' is not declared in the manifest's dependencies"
             )
         return dataset
-
-    def _parse(self, sql: str) -> exp.Expression | None:
-        # what sqlglot reads as something other than a query is DataFusion's to judge (Amp
-        # parses with DataFusion's parser: `SELEC x` is a syntax error, not a statement)
-        tree = super()._parse(sql)
-        return tree if isinstance(tree, exp.Query) else None
 
     @staticmethod
     def _table_references(tree: exp.Expression) -> list[tuple[str, str]]:
@@ -242,15 +248,18 @@ def plan_table(engine: DerivedEngine, table: str, sql: str) -> PlannedQuery:
     try:
         return engine.plan(sql, stream_header=True)
     except AmpError as error:
+        detail = _source(error)
         if error.error_code == "SQL_PARSE_ERROR":
-            raise Failure("parse", table, _innermost(error.message)) from None
+            raise Failure("parse", table, detail) from None
         code = "INVALID_PLAN" if error.error_code == "INVALID_PLAN" else "SCHEMA_INFERENCE"
-        raise Failure("plan", table, _innermost(error.message), code) from None
+        raise Failure("plan", table, detail, code) from None
 
 
-def _innermost(message: str) -> str:
-    """The DataFusion error inside an engine message (`<context> | Caused by: <error>`)."""
-    return message.split(" | Caused by: ", 1)[-1]
+def _source(error: AmpError) -> str:
+    """The DataFusion error behind an engine error (Amp's derived-SQL errors wrap that one)."""
+    if error.cause is not None:
+        return str(error.cause)
+    return error.message.split(" | Caused by: ", 1)[-1]
 
 
 def output_schema(planned: PlannedQuery) -> pa.Schema:

@@ -93,7 +93,7 @@ class Materializer:
         self.store = store
         self.dataset = dataset
         self.microbatch_blocks = microbatch_blocks
-        self.engine = DerivedEngine(store, aliases, dataset)
+        self.engine = DerivedEngine(store, aliases, dataset, materializing=True)
         self.tables = self._plan()
 
     def _plan(self) -> list[TableJob]:

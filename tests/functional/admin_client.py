@@ -76,7 +76,11 @@ def _rebased(node: object) -> object:
 # are still checked as `ErrorResponse`.
 UNDOCUMENTED = {
     ("POST", "/datasets", 404),  # register.rs: MANIFEST_NOT_FOUND for an unknown manifest hash
-    ("POST", "/datasets/{namespace}/{name}/versions/{revision}/deploy", 409),  # ACTIVE_JOB_CONFLICT
+    (
+        "POST",
+        "/datasets/{namespace}/{name}/versions/{revision}/deploy",
+        409,
+    ),  # ACTIVE_JOB_CONFLICT
 }
 
 
@@ -139,3 +143,63 @@ def error(response: httpx.Response, status: int, code: str) -> str:
     body = response.json()
     assert body["error_code"] == code, body
     return body["error_message"]
+
+
+def build_manifest(admin: AdminClient, tables: dict[str, str], dependencies: dict) -> dict:
+    """A derived manifest whose schemas come from `POST /schema`, as `amp build` makes one."""
+    r = admin.post("/schema", json={"tables": tables, "dependencies": dependencies})
+    assert r.status_code == 200, r.text
+    schemas = r.json()["schemas"]
+    return {
+        "kind": "manifest",
+        "dependencies": dependencies,
+        "tables": {
+            name: {"input": {"sql": sql}, "schema": {"arrow": schemas[name]["arrow"]}}
+            for name, sql in tables.items()
+        },
+        "functions": {},
+    }
+
+
+def register(admin: AdminClient, namespace: str, name: str, manifest: dict, version=None) -> str:
+    """Register a manifest under namespace/name (and a version tag); returns its hash."""
+    body = {"namespace": namespace, "name": name, "manifest": manifest}
+    if version is not None:
+        body["version"] = version
+    r = admin.post("/datasets", json=body)
+    assert r.status_code == 201, r.text
+    return r.json()["manifest_hash"]
+
+
+def deploy(admin: AdminClient, reference: str, end_block: str | None) -> int:
+    """`POST …/deploy` for `ns/name@rev`; returns the job id."""
+    fqn, _, revision = reference.partition("@")
+    r = admin.post(f"/datasets/{fqn}/versions/{revision}/deploy", json={"end_block": end_block})
+    assert r.status_code == 202, r.text
+    return r.json()["job_id"]
+
+
+def wait_job(admin: AdminClient, job_id: int, statuses, deadline_seconds: float = 120) -> dict:
+    """Poll `GET /jobs/{id}` until its status is one of `statuses` (a deadline, not a timing
+    assertion: it only bounds how long a broken server can hang the test)."""
+    import time
+
+    end = time.monotonic() + deadline_seconds
+    while True:
+        job = admin.get(f"/jobs/{job_id}").json()
+        if job["status"] in statuses:
+            return job
+        if time.monotonic() > end:
+            progress = admin.get(f"/jobs/{job_id}/progress").json()
+            raise AssertionError(f"job {job_id} still {job['status']}: {progress}")
+        time.sleep(0.1)
+
+
+def completed(admin: AdminClient, job_id: int) -> dict:
+    """Wait for a job to finish and assert it completed (else show why it did not)."""
+    job = wait_job(admin, job_id, {"COMPLETED", "ERROR", "FATAL", "STOPPED"})
+    if job["status"] != "COMPLETED":
+        raise AssertionError(
+            f"job {job_id} {job['status']}: {admin.get(f'/jobs/{job_id}/progress').json()}"
+        )
+    return job

@@ -11,7 +11,7 @@ import json
 import pytest
 
 from amp_local.schemas import canonical_json, manifest_hash
-from tests.functional.admin_client import error
+from tests.functional.admin_client import build_manifest, error
 
 RPC = "_/eth_rpc@1.0.0"
 LOGS_SQL = "SELECT block_num, tx_hash, log_index, address FROM eth.logs WHERE topic0 IS NOT NULL"
@@ -26,20 +26,7 @@ def schema_of(admin, sql: str, dependencies=None, table: str = "t") -> dict:
 
 
 def derived(admin, tables: dict[str, str], dependencies=None) -> dict:
-    """A derived manifest whose schemas come from `POST /schema`, as `amp build` makes it."""
-    dependencies = dependencies or {"eth": RPC}
-    r = admin.post("/schema", json={"tables": tables, "dependencies": dependencies})
-    assert r.status_code == 200, r.text
-    schemas = r.json()["schemas"]
-    return {
-        "kind": "manifest",
-        "dependencies": dependencies,
-        "tables": {
-            name: {"input": {"sql": sql}, "schema": {"arrow": schemas[name]["arrow"]}}
-            for name, sql in tables.items()
-        },
-        "functions": {},
-    }
+    return build_manifest(admin, tables, dependencies or {"eth": RPC})
 
 
 def test_healthz_and_raw_datasets(admin, amp_server):
@@ -85,7 +72,13 @@ def test_schema_prepends_block_num_in_both_response_shapes(admin):
     entry = schema_of(admin, LOGS_SQL)
     fields = entry["arrow"]["fields"]
     assert fields[0] == {"name": "_block_num", "type": "UInt64", "nullable": False}
-    assert [f["name"] for f in fields] == ["_block_num", "block_num", "tx_hash", "log_index", "address"]
+    assert [f["name"] for f in fields] == [
+        "_block_num",
+        "block_num",
+        "tx_hash",
+        "log_index",
+        "address",
+    ]
     assert fields[2]["type"] == {"FixedSizeBinary": 32}
     # the shape the official TypeScript CLI decodes: {schema, networks} with one network
     assert entry["schema"] == {"arrow": entry["arrow"]} and entry["networks"] == ["mainnet"]
@@ -215,7 +208,9 @@ def test_manifest_hash_is_sha256_of_canonical_json(admin):
 def test_registration_validates_derived_manifests(admin, change, code, message):
     manifest = derived(admin, {"t": LOGS_SQL})
     change(manifest)
-    r = admin.post("/datasets", json={"namespace": "tests", "name": "invalid", "manifest": manifest})
+    r = admin.post(
+        "/datasets", json={"namespace": "tests", "name": "invalid", "manifest": manifest}
+    )
     assert message in error(r, 400, code)
 
 
@@ -239,26 +234,47 @@ def test_tags_versions_and_deletion(admin):
     first = admin.post("/datasets", json={"namespace": ns, "name": name, "manifest": manifest})
     assert first.status_code == 201 and "version" not in first.json()
     # only `dev` moved: not listed (no semver tag), `latest` does not resolve
-    assert (ns, name) not in {(d["namespace"], d["name"]) for d in admin.get("/datasets").json()["datasets"]}
+    assert (ns, name) not in {
+        (d["namespace"], d["name"]) for d in admin.get("/datasets").json()["datasets"]
+    }
     versions = admin.get(f"/datasets/{ns}/{name}/versions").json()
-    assert versions["versions"] == [] and versions["special_tags"] == {"dev": first.json()["manifest_hash"]}
+    assert versions["versions"] == [] and versions["special_tags"] == {
+        "dev": first.json()["manifest_hash"]
+    }
     error(admin.get(f"/datasets/{ns}/{name}/versions/latest"), 404, "DATASET_NOT_FOUND")
 
-    v1 = admin.post("/datasets", json={"namespace": ns, "name": name, "version": "0.1.0", "manifest": manifest})
-    v2 = admin.post("/datasets", json={"namespace": ns, "name": name, "version": "0.2.0", "manifest": other})
+    v1 = admin.post(
+        "/datasets", json={"namespace": ns, "name": name, "version": "0.1.0", "manifest": manifest}
+    )
+    v2 = admin.post(
+        "/datasets", json={"namespace": ns, "name": name, "version": "0.2.0", "manifest": other}
+    )
     assert v1.json()["version"] == "0.1.0" and v2.json()["tables"] == ["t"]
     versions = admin.get(f"/datasets/{ns}/{name}/versions").json()
     assert [v["version"] for v in versions["versions"]] == ["0.2.0", "0.1.0"]
     assert versions["special_tags"] == {"latest": "0.2.0", "dev": v2.json()["manifest_hash"]}
-    assert admin.get(f"/datasets/{ns}/{name}/versions/latest").json()["manifest_hash"] == v2.json()["manifest_hash"]
+    assert (
+        admin.get(f"/datasets/{ns}/{name}/versions/latest").json()["manifest_hash"]
+        == v2.json()["manifest_hash"]
+    )
     # registering by hash links an already stored manifest
-    by_hash = admin.post("/datasets", json={"namespace": ns, "name": "by_hash", "manifest": v1.json()["manifest_hash"]})
-    assert by_hash.status_code == 201 and by_hash.json()["manifest_hash"] == v1.json()["manifest_hash"]
+    by_hash = admin.post(
+        "/datasets",
+        json={"namespace": ns, "name": "by_hash", "manifest": v1.json()["manifest_hash"]},
+    )
+    assert (
+        by_hash.status_code == 201
+        and by_hash.json()["manifest_hash"] == v1.json()["manifest_hash"]
+    )
 
-    assert "latest" in error(admin.delete(f"/datasets/{ns}/{name}/versions/0.2.0"), 400, "CANNOT_DELETE_LATEST_VERSION")
+    assert "latest" in error(
+        admin.delete(f"/datasets/{ns}/{name}/versions/0.2.0"), 400, "CANNOT_DELETE_LATEST_VERSION"
+    )
     assert admin.delete(f"/datasets/{ns}/{name}/versions/0.1.0").status_code == 204
     assert admin.delete(f"/datasets/{ns}/{name}/versions/0.1.0").status_code == 204  # idempotent
-    assert [v["version"] for v in admin.get(f"/datasets/{ns}/{name}/versions").json()["versions"]] == ["0.2.0"]
+    assert [
+        v["version"] for v in admin.get(f"/datasets/{ns}/{name}/versions").json()["versions"]
+    ] == ["0.2.0"]
     assert admin.delete(f"/datasets/{ns}/{name}").status_code == 204
     assert admin.delete(f"/datasets/{ns}/{name}").status_code == 204
     assert admin.get(f"/datasets/{ns}/{name}/versions").json()["versions"] == []
