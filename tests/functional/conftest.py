@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from tests.functional.amp_cli import amp_cli  # noqa: F401 - the official Amp CLI (session fixture)
 from tests.functional.flight_client import connect
 
 

@@ -9,73 +9,17 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import subprocess
-import tempfile
 from decimal import Decimal
 from pathlib import Path
 
 import eth_abi
 import pyarrow.parquet as pq
-import pytest
 
 from amp_local.bundled import SNAPSHOTS_DIR as SNAPSHOTS
 
-AMP_CLI_PACKAGE = "@edgeandnode/amp"
-AMP_CLI_VERSION = "0.0.51"
-CACHE = Path(
-    os.environ.get("AMP_CLI_CACHE", Path.home() / ".cache" / "dbt-amp" / "amp-cli")
-).expanduser()
 TRANSFER = "Transfer(address indexed from, address indexed to, uint256 value)"
 USDC = "0xa0b86991c6218b36c1d19d4a2e9eb0ce3606eb48"
-
-
-def installed_cli(folder: Path) -> Path | None:
-    """The `amp` executable in `folder` if the pinned version is installed there."""
-    manifest = folder / "node_modules" / "@edgeandnode" / "amp" / "package.json"
-    binary = folder / "node_modules" / ".bin" / "amp"
-    try:
-        version = json.loads(manifest.read_text())["version"]
-    except (OSError, ValueError, KeyError):
-        return None
-    return binary if version == AMP_CLI_VERSION and binary.exists() else None
-
-
-@pytest.fixture(scope="session")
-def amp_cli() -> Path:
-    """`amp`, installed once per machine into AMP_CLI_CACHE (default ~/.cache/dbt-amp/amp-cli)."""
-    folder = CACHE / AMP_CLI_VERSION
-    binary = installed_cli(folder)
-    if binary is not None:
-        return binary
-    npm = shutil.which("npm")
-    if npm is None or shutil.which("node") is None:
-        pytest.fail("node and npm are needed to install Amp's CLI (@edgeandnode/amp)")
-    CACHE.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix="install-", dir=CACHE))
-    result = subprocess.run(
-        [
-            npm,
-            "install",
-            "--no-audit",
-            "--no-fund",
-            "--prefix",
-            str(staging),
-            f"{AMP_CLI_PACKAGE}@{AMP_CLI_VERSION}",
-        ],
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
-    if result.returncode != 0:
-        pytest.fail(f"npm could not install {AMP_CLI_PACKAGE}@{AMP_CLI_VERSION}:\n{result.stderr}")
-    try:
-        staging.rename(folder)  # atomic: a concurrent run either sees all of it or none
-    except OSError:
-        shutil.rmtree(staging, ignore_errors=True)  # another run installed it first
-    binary = installed_cli(folder)
-    assert binary is not None, f"npm installed {AMP_CLI_PACKAGE} but not its `amp` command"
-    return binary
 
 
 def amp_query(amp_cli: Path, server, sql: str) -> subprocess.CompletedProcess:
