@@ -400,11 +400,13 @@ def _dataset_path(namespace: str, name: str) -> tuple[str, str]:
 
 def _revision_path(revision: str) -> str:
     revision = unquote(revision)
+    if HASH_RE.match(revision.lower()):
+        return revision.lower()
     try:
         revision_kind(revision)
     except InvalidReference as exc:
         raise _invalid_path(str(exc)) from None
-    return revision.lower() if HASH_RE.match(revision.lower()) else revision
+    return revision
 
 
 def _job_id(text: str) -> int:

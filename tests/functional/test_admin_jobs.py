@@ -272,3 +272,16 @@ def test_token_guards_the_admin_api(amp_server_with_token):
     with_token = AdminClient(amp_server_with_token.admin_url, token=amp_server_with_token.token)
     assert with_token.get("/datasets").status_code == 200
     with_token.close()
+
+
+def test_a_raw_manifest_registered_over_the_api_has_no_extractor(admin):
+    manifest = admin.get("/datasets/_/eth_rpc/versions/1.0.0/manifest").json()
+    r = admin.post("/manifests", json=manifest)
+    assert r.status_code == 201
+    digest = r.json()["hash"]
+    assert admin.get(f"/datasets/_/eth_rpc/versions/{digest.upper()}").json()["kind"] == "evm-rpc"
+    register(admin, "jobs", "raw_copy", digest)
+    job_id = deploy(admin, "jobs/raw_copy@dev", "latest")
+    assert wait_job(admin, job_id, {"ERROR", "COMPLETED"})["status"] == "ERROR"
+    detail = admin.get(f"/jobs/{job_id}/progress").json()["detail"]
+    assert detail["error_code"] == "NO_PROVIDER" and "--dataset" in detail["error_message"]
