@@ -21,6 +21,10 @@ CHILD = textwrap.dedent(
             cur.execute('SELECT count(*) FROM "_/eth_rpc@0.0.0".logs')
             print("URL", os.environ["AMP_QUERY_URL"], "JSONL", os.environ["AMP_JSONL_URL"])
             print("LOGS", cur.fetchone()[0])
+    import httpx
+    admin = httpx.get(os.environ["AMP_ADMIN_URL"] + "/datasets/_/eth_rpc/versions/0.0.0",
+                      headers={"authorization": "Bearer " + token} if token else {})
+    print("ADMIN", os.environ["AMP_ADMIN_URL"], admin.status_code, admin.json()["kind"])
     """
 )
 
@@ -43,20 +47,22 @@ def run_exec(*args: str, timeout: float = 120) -> subprocess.CompletedProcess:
 def test_exec_defaults_are_amps_ports():
     # a profile written by `dbt init` (grpc://localhost:1602) meets `amp-local exec` unchanged
     args = build_parser().parse_args(["exec", "--", "true"])
-    assert (args.flight_port, args.jsonl_port) == (1602, 1603) == tuple(DEFAULT_PORTS.values())
+    ports = (args.flight_port, args.jsonl_port, args.admin_port)
+    assert ports == (1602, 1603, 1610) == tuple(DEFAULT_PORTS.values())
     assert args.host == "127.0.0.1" and not args.snapshots
 
 
 def test_exec_serves_snapshots_on_the_ports_given_and_passes_the_token(tmp_path):
-    flight, jsonl = free_port(), free_port()
+    flight, jsonl, admin = free_port(), free_port(), free_port()
     result = run_exec(
         "--data-dir", str(tmp_path), "--blocks", "0", "--snapshots", "--token", "tok-123",
-        "--flight-port", str(flight), "--jsonl-port", str(jsonl),
+        "--flight-port", str(flight), "--jsonl-port", str(jsonl), "--admin-port", str(admin),
         "--", sys.executable, "-c", CHILD,
     )  # fmt: skip
     assert result.returncode == 0, result.stderr
     assert f"URL grpc://127.0.0.1:{flight} JSONL http://127.0.0.1:{jsonl}" in result.stdout
     assert "LOGS 719" in result.stdout  # Amp's real mainnet block 15,000,000 snapshot
+    assert f"ADMIN http://127.0.0.1:{admin} 200 evm-rpc" in result.stdout
     assert "tok-123" not in result.stderr
 
 
@@ -67,7 +73,7 @@ def test_exec_says_which_port_is_taken_and_what_to_do(tmp_path):
         port = taken.getsockname()[1]
         result = run_exec(
             "--data-dir", str(tmp_path), "--blocks", "0", "--flight-port", str(port),
-            "--jsonl-port", "0", "--", "true",
+            "--jsonl-port", "0", "--admin-port", "0", "--", "true",
         )  # fmt: skip
     assert result.returncode == 2
     lines = result.stderr.strip().splitlines()
@@ -79,7 +85,7 @@ def test_exec_says_which_port_is_taken_and_what_to_do(tmp_path):
 def test_exec_passes_the_commands_exit_code(tmp_path):
     result = run_exec(
         "--data-dir", str(tmp_path), "--blocks", "0", "--flight-port", "0", "--jsonl-port", "0",
-        "--", sys.executable, "-c", "raise SystemExit(7)",
+        "--admin-port", "0", "--", sys.executable, "-c", "raise SystemExit(7)",
     )  # fmt: skip
     assert result.returncode == 7, result.stderr
 
