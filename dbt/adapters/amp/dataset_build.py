@@ -7,9 +7,11 @@ hands back the same job on deploy), so re-running `dbt run` re-attaches to the r
 
 from __future__ import annotations
 
+import threading
 import time
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
 from typing import Any
 
 from dbt.adapters.contracts.connection import AdapterResponse
@@ -24,6 +26,7 @@ from dbt.adapters.amp.manifests import (
     manifest_hash,
     pin_dependencies,
     rewrite_references,
+    table_references,
 )
 from dbt.adapters.amp.references import SEMVER_RE, validate_dependencies
 from dbt.adapters.amp.sql_text import strip_trailing_comments
@@ -48,6 +51,39 @@ class AmpDatasetResponse(AdapterResponse):
     job_status: str | None = None
     end_block: str | None = None
     current_block: int | None = None
+
+
+@dataclass
+class _Wait:
+    note: str
+    cancelled: threading.Event = field(default_factory=threading.Event)
+
+
+_WAITS: dict[int, _Wait] = {}
+_WAITS_LOCK = threading.Lock()
+
+
+@contextmanager
+def _registered_wait(note: str) -> Iterator[threading.Event]:
+    """Make this thread's wait cancellable by `cancel_waits` (dbt's Ctrl-C handling)."""
+    wait = _Wait(note)
+    with _WAITS_LOCK:
+        _WAITS[threading.get_ident()] = wait
+    try:
+        yield wait.cancelled
+    finally:
+        with _WAITS_LOCK:
+            _WAITS.pop(threading.get_ident(), None)
+
+
+def cancel_waits() -> list[str]:
+    """Stop every wait in progress (dbt joins its worker threads after Ctrl-C); what to tell the
+    user about each job, which keeps running on Amp."""
+    with _WAITS_LOCK:
+        waits = list(_WAITS.values())
+    for wait in waits:
+        wait.cancelled.set()
+    return [wait.note for wait in waits]
 
 
 def node_config(node: Any) -> dict:
@@ -140,21 +176,17 @@ class DatasetBuilder:
     """Builds, registers, deploys and waits for one dataset model."""
 
     def __init__(
-        self,
-        admin: AdminClient,
-        head_block: Callable[[list[tuple[str, str]]], int | None],
-        sleep: Callable[[float], None] = time.sleep,
+        self, admin: AdminClient, head_block: Callable[[list[tuple[str, str]]], int | None]
     ) -> None:
         self.admin = admin
         self.head_block = head_block  # max synced block of ("ns/name@rev", table) pairs
-        self.sleep = sleep
 
     def manifest(
         self, node: Any, sql: str, dependencies: dict[str, str], dataset_refs: set[str]
     ) -> tuple[DatasetSpec, dict]:
         spec = DatasetSpec.of(node)
         label = node_label(node, "model")
-        sql, deps = rewrite_references(strip_trailing_comments(sql), dependencies)
+        sql, deps = rewrite_references(strip_trailing_comments(sql).strip(), dependencies)
         try:
             validate_dependencies(deps)
             deps = pin_dependencies(deps, self._pin, by_hash=dataset_refs)
@@ -186,9 +218,9 @@ class DatasetBuilder:
     def _refusal(label: str, exc: AdminError) -> str:
         return (
             f"{label}: Amp refused the dataset's SQL with {exc.code}: {exc.message}\n"
-            "A dataset table must be incremental SQL (PROTOCOL §2.5: no LIMIT, ORDER BY, window "
-            "functions, outer joins, DISTINCT or aggregates without GROUP BY block_num); "
-            "use materialized='query' for ad-hoc analysis."
+            "Amp materializes a dataset table block range by block range, so its SQL may not "
+            "use LIMIT, ORDER BY, window functions, outer joins or DISTINCT, and aggregates must "
+            "group by _block_num first; use materialized='query' for such analysis."
             if exc.code in ("NON_INCREMENTAL_QUERY", "MANIFEST_VALIDATION_ERROR")
             else f"{label}: Amp refused the dataset's SQL with {exc.code}: {exc.message}"
         )
@@ -262,14 +294,17 @@ class DatasetBuilder:
     def wait(self, label: str, spec: DatasetSpec, job_id: int, manifest: dict) -> JobProgress:
         """Poll the job until it completes (bounded) or catches up with its dependencies' head
         as of now (continuous); fail on ERROR/FATAL/STOPPED."""
-        from dbt.adapters.amp.manifests import table_references
-
         deps = manifest["dependencies"]
         sql = next(iter(manifest["tables"].values()))["input"]["sql"]
         pairs = sorted((deps[a], t) for a, t in table_references(sql, deps))
         target = _absolute_end(spec.end_block, lambda: self.head_block(pairs))
         started, last_report, first_block = time.monotonic(), 0.0, None
-        try:
+        note = (
+            f"{label}: stopped waiting; job {job_id} of {spec.reference} keeps running on Amp. "
+            f"Run dbt again to re-attach (same manifest, same job), or stop it: "
+            f"PUT /jobs/{job_id}/stop."
+        )
+        with _registered_wait(note) as cancelled:
             while True:
                 progress = self.admin.progress(job_id)
                 current = progress.current_block
@@ -289,20 +324,15 @@ class DatasetBuilder:
                             target,
                             first_block,
                             now - started,
-                        )  # fmt: skip
+                        )
                     )
                     last_report = now
                 if done:
                     return progress
                 if progress.status in FAILED_STATUSES or progress.status == "STOPPED":
                     raise DbtRuntimeError(self._failure(label, spec, job_id, progress))
-                self.sleep(POLL_SECONDS)
-        except KeyboardInterrupt:
-            logger.warning(
-                f"{label}: stopped waiting; job {job_id} keeps running on Amp. Run dbt again to "
-                f"re-attach (same manifest, same job), or stop it: PUT /jobs/{job_id}/stop."
-            )
-            raise
+                if cancelled.wait(POLL_SECONDS):
+                    raise DbtRuntimeError(note)
 
     def _failure(self, label: str, spec: DatasetSpec, job_id: int, progress: JobProgress) -> str:
         detail = progress.detail or {}

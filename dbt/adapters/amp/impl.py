@@ -22,6 +22,7 @@ from dbt.adapters.amp.dataset_build import (
     AmpDatasetResponse,
     DatasetBuilder,
     DatasetSpec,
+    cancel_waits,
     is_dataset_node,
     node_config,
 )
@@ -208,11 +209,13 @@ class AmpAdapter(SQLAdapter):
         dependencies = checked_dependencies(
             node_config(model).get("dependencies"), f" of {node_label(model, 'model')}"
         )
-        dataset_refs = {
-            DatasetSpec.of(node).reference
-            for node in (graph or {}).get("nodes", {}).values()
-            if node_get(node, "resource_type") == "model" and is_dataset_node(node)
-        }
+        dataset_refs = set()  # of every dataset model: pinned by hash where this one reads them
+        for node in (graph or {}).get("nodes", {}).values():
+            if node_get(node, "resource_type") == "model" and is_dataset_node(node):
+                try:
+                    dataset_refs.add(DatasetSpec.of(node).reference)
+                except CompilationError:
+                    pass  # a misconfigured other model fails on its own, naming itself
         with self.admin_client() as admin:
             builder = DatasetBuilder(admin, self._head_block)
             return builder.build(model, sql, dependencies, dataset_refs, bool(full_refresh))
@@ -229,6 +232,12 @@ class AmpAdapter(SQLAdapter):
                 return None
             heads.append(int(head))
         return min(heads) if heads else None
+
+    def cancel_open_connections(self):
+        """Ctrl-C: also stop waiting for dataset jobs (they keep running on Amp; say so)."""
+        for note in cancel_waits():
+            logger.warning(note)
+        return super().cancel_open_connections()
 
     @available
     def amp_skipped_response(self, why: str) -> AmpDatasetResponse:
