@@ -309,7 +309,7 @@ class DatasetBuilder:
                 progress = self.admin.progress(job_id)
                 current = progress.current_block
                 if first_block is None and current is not None:
-                    first_block = current
+                    first_block = current  # this wait's rate counts from here
                 now = time.monotonic()
                 done = progress.status == "COMPLETED" or (
                     spec.end_block is None and target is not None and (current or -1) >= target
@@ -379,14 +379,17 @@ def _progress_line(
     first: int | None,
     elapsed: float,
 ) -> str:
-    """`[████░░░░] 45% | block 1,234 / 2,000 | 150 blocks/s | ETA 5s` (the original design's bar)."""
+    """`[████░░░░] 45% | block 1,234 / 2,000 | 150 blocks/s | ETA 5s` (the original design's bar);
+    the rate counts from the first block this wait saw."""
     if current is None or target is None:
         return f"{reference} job {job_id} {status}: waiting for the first block"
     share = 1.0 if target <= 0 else min(max(current / target, 0.0), 1.0)
     bar = "█" * int(share * 20) + "░" * (20 - int(share * 20))
     rate = (current - (first or 0)) / elapsed if elapsed > 0 else 0.0
-    eta = f"{max(target - current, 0) / rate:.0f}s" if rate > 0 else "?"
-    return (
-        f"{reference} job {job_id} {status} [{bar}] {share:4.0%} | block {current:,} / "
-        f"{target:,} | {rate:,.0f} blocks/s | ETA {eta}"
+    line = (
+        f"{reference} job {job_id} {status} [{bar}] {share:4.0%} | block {current:,} / {target:,}"
     )
+    if current >= target:
+        return line + " | done"
+    eta = f"{(target - current) / rate:.0f}s" if rate > 0 else "?"
+    return line + f" | {rate:,.0f} blocks/s | ETA {eta}"
