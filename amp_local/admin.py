@@ -504,6 +504,9 @@ class _Handler(BaseHTTPRequestHandler):
     api: AdminApi
     token: str | None
     protocol_version = "HTTP/1.1"
+    # headers and body go out as two writes: with Nagle on, the body waits ~40 ms for the
+    # client's delayed ACK on every keep-alive request
+    disable_nagle_algorithm = True
 
     def log_message(self, fmt, *args):  # route http.server's logging through ours
         log.debug("%s " + fmt, self.address_string(), *args)

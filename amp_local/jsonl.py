@@ -66,6 +66,9 @@ def ndjson_lines(batches: Iterator[pa.RecordBatch]) -> Iterator[bytes]:
 class _Handler(BaseHTTPRequestHandler):
     engine: QueryEngine
     protocol_version = "HTTP/1.1"
+    # headers and body go out as two writes: with Nagle on, the body waits ~40 ms for the
+    # client's delayed ACK on every keep-alive request
+    disable_nagle_algorithm = True
 
     def log_message(self, fmt, *args):  # route http.server's logging through ours
         log.debug("%s " + fmt, self.address_string(), *args)

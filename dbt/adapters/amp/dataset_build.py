@@ -7,6 +7,7 @@ hands back the same job on deploy), so re-running `dbt run` re-attaches to the r
 
 from __future__ import annotations
 
+import functools
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -34,9 +35,16 @@ from dbt.adapters.amp.sql_text import strip_trailing_comments
 logger = AdapterLogger("Amp")
 
 DEV = "dev"
-# `dbt run` re-checks a job this often while waiting, and logs progress at most this often
-POLL_SECONDS = 0.5
+# `wait` re-checks a job after 50 ms, then ever less often up to once a second (a job on a small
+# range is done in a blink; a long one need not be polled hard), and logs progress every 2 s
 REPORT_SECONDS = 2.0
+
+
+def poll_delays(first: float = 0.05, longest: float = 1.0) -> Iterator[float]:
+    delay = first
+    while True:
+        yield delay
+        delay = min(delay * 2, longest)
 
 
 @dataclass
@@ -293,17 +301,23 @@ class DatasetBuilder:
 
     def wait(self, label: str, spec: DatasetSpec, job_id: int, manifest: dict) -> JobProgress:
         """Poll the job until it completes (bounded) or catches up with its dependencies' head
-        as of now (continuous); fail on ERROR/FATAL/STOPPED."""
+        as of now (continuous); fail on ERROR/FATAL/STOPPED. Progress is logged every 2 s and
+        at the end; the head (one Flight query per dependency table) is asked for only when a
+        continuous job needs it to know when it is done, or when a progress line is due."""
         deps = manifest["dependencies"]
         sql = next(iter(manifest["tables"].values()))["input"]["sql"]
         pairs = sorted((deps[a], t) for a, t in table_references(sql, deps))
-        target = _absolute_end(spec.end_block, lambda: self.head_block(pairs))
-        started, last_report, first_block = time.monotonic(), 0.0, None
+        target_of = functools.cache(
+            lambda: _absolute_end(spec.end_block, lambda: self.head_block(pairs))
+        )
+        started = last_report = time.monotonic()
+        first_block: int | None = None
         note = (
             f"{label}: stopped waiting; job {job_id} of {spec.reference} keeps running on Amp. "
             f"Run dbt again to re-attach (same manifest, same job), or stop it: "
             f"PUT /jobs/{job_id}/stop."
         )
+        delays = poll_delays()
         with _registered_wait(note) as cancelled:
             while True:
                 progress = self.admin.progress(job_id)
@@ -311,10 +325,15 @@ class DatasetBuilder:
                 if first_block is None and current is not None:
                     first_block = current  # this wait's rate counts from here
                 now = time.monotonic()
-                done = progress.status == "COMPLETED" or (
-                    spec.end_block is None and target is not None and (current or -1) >= target
-                )
-                if now - last_report >= REPORT_SECONDS or done:
+                if progress.status == "COMPLETED":
+                    done = True
+                elif spec.end_block is None:  # continuous: done on reaching the head as of now
+                    head = target_of()
+                    done = head is not None and current is not None and current >= head
+                else:
+                    done = False
+                if done or now - last_report >= REPORT_SECONDS:
+                    target = current if progress.status == "COMPLETED" else target_of()
                     logger.info(
                         _progress_line(
                             spec.reference,
@@ -331,7 +350,7 @@ class DatasetBuilder:
                     return progress
                 if progress.status in FAILED_STATUSES or progress.status == "STOPPED":
                     raise DbtRuntimeError(self._failure(label, spec, job_id, progress))
-                if cancelled.wait(POLL_SECONDS):
+                if cancelled.wait(next(delays)):
                     raise DbtRuntimeError(note)
 
     def _failure(self, label: str, spec: DatasetSpec, job_id: int, progress: JobProgress) -> str:

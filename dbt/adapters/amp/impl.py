@@ -63,6 +63,11 @@ class AmpAdapter(SQLAdapter):
         }
     )
 
+    def __init__(self, config, mp_context) -> None:
+        super().__init__(config, mp_context)
+        self._admin: AdminClient | None = None
+        self._admin_lock = threading.Lock()
+
     @classmethod
     def date_function(cls) -> str:
         return "now()"
@@ -187,21 +192,27 @@ class AmpAdapter(SQLAdapter):
         self.execute("select 1 as id")
         credentials = self.config.credentials
         if credentials.admin_url:  # prove the Admin API too, with a real (read-only) call
-            with self.admin_client() as admin:
-                admin.datasets()
+            self.admin_client().datasets()
 
     # --- dataset models: Amp derived datasets ------------------------------------------------
 
     def admin_client(self) -> AdminClient:
-        """A client of the profile's Admin API, sending the connection's token."""
-        credentials = self.config.credentials
-        if not credentials.admin_url:
-            raise DbtRuntimeError(
-                "This needs Amp's Admin API, but the profile has no admin_url: add "
-                "admin_url: http://<host>:1610 to the target"
-            )
-        token = credentials.transport().token
-        return AdminClient(credentials.admin_url, token=token, retries=max(credentials.retries, 3))
+        """The profile's Admin API client, made once per adapter and shared by its threads
+        (httpx clients are thread-safe; one keeps its connections alive between models)."""
+        with self._admin_lock:
+            if self._admin is None:
+                credentials = self.config.credentials
+                if not credentials.admin_url:
+                    raise DbtRuntimeError(
+                        "This needs Amp's Admin API, but the profile has no admin_url: add "
+                        "admin_url: http://<host>:1610 to the target"
+                    )
+                self._admin = AdminClient(
+                    credentials.admin_url,
+                    token=credentials.transport().token,
+                    retries=max(credentials.retries, 3),
+                )
+            return self._admin
 
     @available
     def amp_build_dataset(self, model: Any, sql: str, graph: Any, full_refresh: bool = False):
@@ -216,9 +227,8 @@ class AmpAdapter(SQLAdapter):
                     dataset_refs.add(DatasetSpec.of(node).reference)
                 except CompilationError:
                     pass  # a misconfigured other model fails on its own, naming itself
-        with self.admin_client() as admin:
-            builder = DatasetBuilder(admin, self._head_block)
-            return builder.build(model, sql, dependencies, dataset_refs, bool(full_refresh))
+        builder = DatasetBuilder(self.admin_client(), self._head_block)
+        return builder.build(model, sql, dependencies, dataset_refs, bool(full_refresh))
 
     def _head_block(self, tables: list[tuple[str, str]]) -> int | None:
         """The lowest of the highest synced blocks of these dataset tables (None if one is empty)."""
