@@ -30,13 +30,13 @@ from dbt.adapters.amp.state import (
 )
 
 KEY = ModelKey("amp_project", "dev", "model.amp_project.transfers")
-# a later schema step, as the monitor will add one (migration 2+)
+# a later schema step, as a later dbt-amp may add one
 MONITOR_LIKE = Migration(
     len(MIGRATIONS) + 1,
-    "job_history",
+    "future_table",
     (
-        "CREATE TABLE job_history (job_id INTEGER PRIMARY KEY, model_id TEXT NOT NULL)",
-        "CREATE INDEX job_history_model ON job_history (model_id)",
+        "CREATE TABLE future_table (job_id INTEGER PRIMARY KEY, model_id TEXT NOT NULL)",
+        "CREATE INDEX future_table_model ON future_table (model_id)",
     ),
 )
 
@@ -80,7 +80,7 @@ def test_older_schema_migrates_and_keeps_its_rows(tmp_path):
 
     new = connect(path, (*MIGRATIONS, MONITOR_LIKE))  # a later dbt-amp with one more step
     assert schema_version(new) == MONITOR_LIKE.version
-    assert "job_history" in tables(new)
+    assert "future_table" in tables(new)
     assert read_block_progress(new, KEY)["mainnet"].last_block == 120
     assert new.execute("SELECT count(*) FROM schema_version").fetchone()[0] == MONITOR_LIKE.version
     # running the migrations again changes nothing

@@ -197,7 +197,36 @@ class FlightSide:
 def run_counting(connection, sql: str, sink: BatchSink | None = None) -> QueryResult:
     """GetFlightInfo + DoGet for `sql`; batches are counted as they arrive and handed to `sink`
     (if any), never collected."""
-    handle = FlightSide.of(connection)
+    return run_on(FlightSide.of(connection), sql, sink)
+
+
+class TableSink:
+    """A sink that keeps a (small) result whole: the monitor's probe queries."""
+
+    def __init__(self) -> None:
+        self.schema: pa.Schema | None = None
+        self.batches: list[pa.RecordBatch] = []
+
+    def begin(self, schema: pa.Schema) -> None:
+        self.schema, self.batches = schema, []
+
+    def write(self, batch: pa.RecordBatch) -> None:
+        self.batches.append(batch)
+
+    def table(self) -> pa.Table:
+        return pa.Table.from_batches(self.batches, schema=self.schema)
+
+
+def fetch_query(side: FlightSide, sql: str) -> tuple[pa.Table, QueryResult]:
+    """A small result kept whole, with the block ranges Amp reported for it."""
+    sink = TableSink()
+    result = run_on(side, sql, sink)
+    return sink.table(), result
+
+
+def run_on(side: FlightSide, sql: str, sink: BatchSink | None = None) -> QueryResult:
+    """`run_counting` on a given Flight client (the monitor has no dbt connection)."""
+    handle = side
     client, options = handle.client, handle.options
     result = QueryResult()
     try:

@@ -1,8 +1,9 @@
 """`.amp-dbt/state.db`: dbt-amp's local state, one SQLite file in the dbt project directory.
 
 This module is its only owner: the path, how connections are opened, the schema and its numbered
-migrations, and the typed reads and writes of each table. The adapter keeps block-range progress of
-incremental `query` models here; the monitor adds its tables as further migrations in `MIGRATIONS`.
+migrations, and the typed reads and writes of the adapter's table. The adapter keeps block-range
+progress of incremental `query` models here. The monitor's tables are migration 2 (`MONITOR_SCHEMA`);
+amp_dbt_monitor/store.py reads and writes them through `connect` and `write_transaction`.
 
 Concurrency (dbt `--threads`, two dbt processes, a monitor polling beside them):
 - WAL journal: readers never block the writer, and the writer never blocks readers.
@@ -46,6 +47,131 @@ class Migration:
     statements: tuple[str, ...]
 
 
+# The monitor's tables (amp_dbt_monitor/store.py reads and writes them). Freshness is measured in
+# Amp's block numbers and block timestamps (Unix seconds); the `*_at` TEXT columns are wall-clock
+# times of the monitor's own writes, for display only.
+MONITOR_SCHEMA: tuple[str, ...] = (
+    # Which dbt artifact was ingested last (one row per kind), to skip unchanged files.
+    """
+    CREATE TABLE monitor_artifacts (
+        kind TEXT PRIMARY KEY CHECK (kind IN ('manifest', 'run_results')),
+        path TEXT NOT NULL,
+        fingerprint TEXT NOT NULL,
+        invocation_id TEXT,
+        generated_at TEXT,
+        dbt_version TEXT,
+        ingested_at TEXT NOT NULL
+    )
+    """,
+    # The models of the last ingested manifest, with what the monitor needs of their configs and
+    # of their last dbt run. `tracked`: dataset models and `track_progress` models.
+    """
+    CREATE TABLE monitor_models (
+        model_id TEXT PRIMARY KEY,
+        name TEXT NOT NULL,
+        materialized TEXT NOT NULL,
+        path TEXT NOT NULL,
+        tags TEXT NOT NULL DEFAULT '[]',
+        tracked INTEGER NOT NULL,
+        track_column TEXT NOT NULL,
+        alert_threshold_minutes REAL NOT NULL,
+        dataset_namespace TEXT,
+        dataset_name TEXT,
+        dataset_revision TEXT,
+        dataset_table TEXT,
+        end_block TEXT,
+        probe_sql TEXT,
+        upstream TEXT NOT NULL DEFAULT '[]',
+        manifest_hash TEXT,
+        job_id INTEGER,
+        run_status TEXT,
+        run_message TEXT,
+        run_at TEXT
+    ) WITHOUT ROWID
+    """,
+    "CREATE INDEX monitor_models_name ON monitor_models (name)",
+    # What the last poll found per model (the original design's `model_state`).
+    """
+    CREATE TABLE model_state (
+        model_id TEXT PRIMARY KEY REFERENCES monitor_models (model_id) ON DELETE CASCADE,
+        model_name TEXT NOT NULL,
+        dataset_reference TEXT,
+        network TEXT,
+        latest_block INTEGER,
+        latest_block_timestamp INTEGER,
+        max_value INTEGER,
+        row_count INTEGER,
+        start_block INTEGER,
+        head_block INTEGER,
+        head_timestamp INTEGER,
+        lag_blocks INTEGER,
+        lag_seconds INTEGER,
+        job_id INTEGER,
+        job_status TEXT,
+        progress REAL,
+        status TEXT NOT NULL CHECK (status IN ('fresh', 'stale', 'error', 'unknown')),
+        reason TEXT NOT NULL DEFAULT '',
+        last_updated TEXT NOT NULL
+    ) WITHOUT ROWID
+    """,
+    # Every Amp job of the project's datasets the monitor has seen; outlives the models.
+    """
+    CREATE TABLE job_history (
+        job_id INTEGER PRIMARY KEY,
+        model_id TEXT,
+        model_name TEXT,
+        dataset TEXT,
+        status TEXT NOT NULL,
+        end_block TEXT,
+        created_at TEXT,
+        started_at TEXT,
+        completed_at TEXT,
+        updated_at TEXT,
+        final_block INTEGER,
+        rows_processed INTEGER,
+        files_count INTEGER,
+        total_size_bytes INTEGER,
+        error TEXT
+    )
+    """,
+    "CREATE INDEX job_history_model ON job_history (model_name, job_id)",
+    # Amp's append-only job lifecycle events (`GET /jobs/{id}/events`), with their detail.
+    """
+    CREATE TABLE job_events (
+        job_id INTEGER NOT NULL,
+        event_id INTEGER NOT NULL,
+        event_type TEXT NOT NULL,
+        created_at TEXT NOT NULL,
+        node_id TEXT,
+        detail TEXT,
+        PRIMARY KEY (job_id, event_id)
+    ) WITHOUT ROWID
+    """,
+    # Chain-head samples: the synced end of the chain tables the models read, per network.
+    """
+    CREATE TABLE chain_heads (
+        sample_id INTEGER PRIMARY KEY,
+        network TEXT NOT NULL,
+        block INTEGER NOT NULL,
+        block_timestamp INTEGER,
+        source TEXT NOT NULL,
+        observed_at TEXT NOT NULL
+    )
+    """,
+    "CREATE INDEX chain_heads_network ON chain_heads (network, sample_id)",
+    # One row per poll: whether Amp answered, so readers can say how old the state is.
+    """
+    CREATE TABLE monitor_polls (
+        poll_id INTEGER PRIMARY KEY,
+        started_at TEXT NOT NULL,
+        finished_at TEXT NOT NULL,
+        admin TEXT NOT NULL,
+        flight TEXT NOT NULL,
+        message TEXT NOT NULL DEFAULT ''
+    )
+    """,
+)
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(
         1,
@@ -72,6 +198,7 @@ MIGRATIONS: tuple[Migration, ...] = (
             """,
         ),
     ),
+    Migration(2, "monitor", MONITOR_SCHEMA),
 )
 
 
@@ -112,8 +239,8 @@ def connect(
         conn.close()
         raise StateError(
             f"{path} is not a usable dbt-amp state database ({exc}). It holds only local "
-            "progress (e.g. the last block of incremental query models): move it away or delete "
-            "it, then re-run (incremental models then start with a full read)."
+            "state (the last block of incremental query models, the monitor's history): move it "
+            "away or delete it, then re-run (incremental models then start with a full read)."
         ) from exc
     except BaseException:
         conn.close()
