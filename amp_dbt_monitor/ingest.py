@@ -353,7 +353,8 @@ def ingest(
     leaves the previous state). Unchanged files (same size and modification time as last
     ingested) are not read again unless `force`."""
     known = store.artifact_fingerprints(conn)
-    manifest_changed = force or known.get("manifest") != _fingerprint_or_none(manifest_path)
+    current = _fingerprint_or_none(manifest_path)
+    manifest_changed = force or current is None or known.get("manifest") != current
     runs_changed = os.path.exists(run_results_path) and (
         force or known.get("run_results") != _fingerprint_or_none(run_results_path)
     )
