@@ -20,7 +20,14 @@ from amp_dbt_monitor import store
 from amp_dbt_monitor.errors import ConfigError
 from amp_dbt_monitor.freshness import BlockMark, assess, progress_percent
 from amp_dbt_monitor.ingest import FAILED_RUN_STATUSES
-from amp_dbt_monitor.probe import PROBE_ALIAS, FlightProbe, FlightUnreachable, Probe, table_sql
+from amp_dbt_monitor.probe import (
+    PROBE_ALIAS,
+    FlightProbe,
+    FlightUnreachable,
+    Probe,
+    message_of,
+    table_sql,
+)
 from dbt.adapters.amp.admin import (
     FAILED_STATUSES,
     AdminAuthError,
@@ -216,7 +223,8 @@ class Poller:
                 except (FlightUnreachable, ConfigError):
                     raise
                 except DbtRuntimeError as exc:  # Amp refused one chain table: a warning
-                    warnings.append(f"chain head from {table_sql(reference, table)}: {exc}")
+                    where = table_sql(reference, table)
+                    warnings.append(f"no chain head from {where}: {message_of(exc)}")
                     continue
                 for mark in marks:
                     best = heads.get(mark.network)

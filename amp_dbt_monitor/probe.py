@@ -41,6 +41,11 @@ class Probe:
     not_synced: bool = False  # no job has written the table yet
 
 
+def message_of(error: BaseException) -> str:
+    """A dbt exception's message without dbt's "Database Error" header."""
+    return str(getattr(error, "msg", None) or error).strip()
+
+
 def quote_identifier(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 
@@ -97,9 +102,9 @@ class FlightProbe:
         except adbc_driver_manager.Error as exc:
             error = translate_error(exc, self.credentials)
             if isinstance(error, AmpAuthError):
-                raise ConfigError(str(error)) from None
+                raise ConfigError(message_of(error)) from None
             if isinstance(error, FailedToConnectError):
-                raise FlightUnreachable(str(error)) from None
+                raise FlightUnreachable(message_of(error)) from None
             raise error from None
         return table.to_pylist(), result
 
@@ -115,7 +120,7 @@ class FlightProbe:
         try:
             rows, result = self._run(model_sql(relation, column))
         except DbtRuntimeError as exc:
-            message = str(getattr(exc, "msg", exc)).strip()
+            message = message_of(exc)
             return Probe(error=message, not_synced=NOT_SYNCED in message)
         marks, starts = marks_of(result)
         row = rows[0] if rows else {}
