@@ -29,6 +29,8 @@ EXIT_ALERTS = 3
 EXIT_UNREACHABLE = 4
 INTERVAL_ENV = "AMP_DBT_MONITOR_INTERVAL"
 DEFAULT_INTERVAL = 5.0
+# lines of the `watch` screen around its table rows (header, table frame, caption, key help)
+DASHBOARD_LINES = 10
 CONTEXT_SETTINGS = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
 
 
@@ -292,7 +294,10 @@ def watch(project, interval, iterations, select, all_, no_poll, as_json):
             if as_json:
                 return Text(json.dumps([r.to_json() for r in rows], default=str))
             caption = views.poll_caption(monitor.last_poll(), monitor.last_poll(True))
-            return views.dashboard(rows, console.is_terminal, header, caption, warnings)
+            fits = (
+                console.height - DASHBOARD_LINES - len(warnings) if console.is_terminal else None
+            )
+            return views.dashboard(rows, console.is_terminal, header, caption, warnings, fits)
 
         try:
             live.run(frame, console, interval, iterations, separate=not as_json)

@@ -2,21 +2,25 @@
 
 One project, its state.db connection, and (only when a command needs Amp) the profile's
 credentials, Admin API client and Flight probe, created once and reused (e.g. across `watch`
-refreshes). Reading the stored state needs no profile and no network.
+refreshes). Reading the stored state needs no profile and no network, and does not import the
+adapter's connection machinery (that happens when a command first needs Amp).
 """
 
 from __future__ import annotations
 
 import sqlite3
 from functools import cached_property
+from typing import TYPE_CHECKING
 
 from amp_dbt_monitor import store
+from amp_dbt_monitor.errors import ConfigError, MonitorError
 from amp_dbt_monitor.ingest import IngestSummary, ingest
-from amp_dbt_monitor.poll import Poller, PollResult
-from amp_dbt_monitor.probe import FlightProbe
 from amp_dbt_monitor.project import ProfileOptions, Project, admin_client, load_credentials
-from dbt.adapters.amp.admin import AdminClient
-from dbt.adapters.amp.credentials import AmpCredentials
+
+if TYPE_CHECKING:
+    from amp_dbt_monitor.poll import Poller, PollResult
+    from dbt.adapters.amp.admin import AdminClient
+    from dbt.adapters.amp.credentials import AmpCredentials, TransportSettings
 
 
 class Monitor:
@@ -27,7 +31,6 @@ class Monitor:
 
     @cached_property
     def conn(self) -> sqlite3.Connection:
-        from amp_dbt_monitor.errors import MonitorError
         from dbt.adapters.amp.state import StateError, connect
 
         try:
@@ -45,8 +48,7 @@ class Monitor:
         return self.settings.token
 
     @cached_property
-    def settings(self):
-        from amp_dbt_monitor.errors import ConfigError
+    def settings(self) -> TransportSettings:
         from dbt.adapters.amp.auth import AmpLoginError
 
         try:
@@ -62,6 +64,9 @@ class Monitor:
         return ingest(self.conn, self.project.manifest_path, self.project.run_results_path, force)
 
     def poll(self) -> PollResult:
+        from amp_dbt_monitor.poll import Poller
+        from amp_dbt_monitor.probe import FlightProbe
+
         if self._poller is None:
             admin = self.admin() if self.credentials.admin_url else None
             self._poller = Poller(admin, FlightProbe(self.credentials, self.settings))

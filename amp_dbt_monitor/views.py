@@ -9,6 +9,7 @@ from collections.abc import Sequence
 from datetime import datetime, timezone
 from typing import Any
 
+from rich import box
 from rich.console import Console, Group, RenderableType
 from rich.table import Table
 from rich.text import Text
@@ -66,9 +67,11 @@ class View:
         self.styles.append(list(styles) + [None] * (len(cells) - len(styles)))
 
     def rich(self, caption: str | None = None) -> Table:
-        table = Table(title=self.title, caption=caption, title_justify="left")
+        # a rule under the header and no wrapping: readable, and fast for 1,000s of rows
+        table = Table(title=self.title, caption=caption, title_justify="left", box=box.SIMPLE_HEAD)
         for header in self.headers:
-            table.add_column(header, justify="right" if header in self.right else "left")
+            justify = "right" if header in self.right else "left"
+            table.add_column(header, justify=justify, no_wrap=True)
         for row, styles in zip(self.rows, self.styles, strict=True):
             table.add_row(*(Text(c, style=s or "") for c, s in zip(row, styles, strict=True)))
         return table
@@ -277,18 +280,35 @@ def poll_caption(last: PollOutcome | None, good: PollOutcome | None) -> str:
     return f"Amp unreachable at {short_time(last.finished_at)} UTC; {since}"
 
 
+ATTENTION = {"error": 0, "stale": 1, "unknown": 2}
+
+
 def dashboard(
     rows: Sequence[ModelStatus],
     terminal: bool,
     header: str,
     caption: str,
     warnings: Sequence[str] = (),
+    max_rows: int | None = None,
 ) -> RenderableType:
-    """The whole `watch` screen."""
+    """The whole `watch` screen: problems first; on a terminal, as many rows as fit (`max_rows`)
+    and a count of the rest."""
+    ordered = sorted(rows, key=lambda r: (ATTENTION.get(r.status, 3), r.name))
+    shown = ordered if max_rows is None else ordered[: max(max_rows, 1)]
     parts: list[RenderableType] = [Text(header, style="bold")]
     parts += [Text(f"warning: {w}", style="yellow") for w in warnings]
-    view = dashboard_view(rows, terminal)
+    view = dashboard_view(shown, terminal)
     parts.append(view.rich(caption) if terminal else Text(view.plain() + "\n" + caption))
+    if len(shown) < len(ordered):
+        rest = ordered[len(shown) :]
+        problems = sum(r.status in ATTENTION for r in rest)
+        parts.append(
+            Text(
+                f"… {len(rest):,} more models ({problems:,} stale, failed or unknown): "
+                "narrow with --select, or see them all with `status`",
+                style="dim",
+            )
+        )
     if terminal:
         parts.append(Text("Press 'q' to quit, 'r' to refresh", style="dim"))
     return Group(*parts)

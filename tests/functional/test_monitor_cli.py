@@ -223,7 +223,7 @@ def test_watch_on_a_terminal_refreshes_with_r_and_quits_with_q(project):
     assert os.waitstatus_to_exitcode(status) == 0
     text = output.decode(errors="replace")
     assert "\x1b[32m● fresh" in text  # coloured on a terminal
-    assert "┏" in text and "transfers" in text
+    assert "─" in text and "transfers" in text  # a rule under the table's header
 
 
 def test_console_script(project):

@@ -33,6 +33,8 @@ def test_wheel_ships_snapshots_and_schemas_and_the_lean_dependencies(tmp_path):
     with zipfile.ZipFile(wheel) as archive:
         names = set(archive.namelist())
         metadata = archive.read(next(n for n in names if n.endswith("METADATA"))).decode()
+        entry_points = archive.read(next(n for n in names if n.endswith("entry_points.txt")))
+        entry_points = entry_points.decode()
     shipped = {
         p.relative_to(REPO).as_posix()
         for folder in (*SNAPSHOT_DATASETS.values(), AMP_SCHEMAS_DIR)
@@ -42,10 +44,14 @@ def test_wheel_ships_snapshots_and_schemas_and_the_lean_dependencies(tmp_path):
     assert len(shipped) > 15 and shipped <= names, sorted(shipped - names)
     requires = [line for line in metadata.splitlines() if line.startswith("Requires-Dist:")]
     core = [line for line in requires if "extra ==" not in line]
-    for heavy in ("datafusion", "grpcio", "numpy", "sqlglot", "eth-abi", "eth-hash", "rich"):
+    for heavy in ("datafusion", "grpcio", "numpy", "sqlglot", "eth-abi", "eth-hash"):
         assert not any(heavy in line for line in core), f"{heavy} is a core dependency"
-        if heavy != "rich":
-            assert any(heavy in line and 'extra == "local"' in line for line in requires)
+        assert any(heavy in line and 'extra == "local"' in line for line in requires)
+    # the monitor is part of `pip install dbt-amp`: its CLI and tables, and its console script
+    for needed in ("rich", "click"):
+        assert any(line.startswith(f"Requires-Dist: {needed}") for line in core), needed
+    assert "amp_dbt_monitor/cli.py" in names
+    assert "amp-dbt-monitor = amp_dbt_monitor.cli:cli" in entry_points
 
 
 def test_nothing_reads_outside_the_repository():
