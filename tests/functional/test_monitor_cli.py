@@ -36,8 +36,15 @@ MODELS = {
         "{{ config(materialized='query', track_progress=true, track_column='nope') }}\n"
         f'select block_num from "{RPC}".blocks'
     ),
+    # registers and deploys fine, then fails on Amp's worker: a job ERROR with Amp's error code
+    "failing": (
+        "{{ config(materialized='dataset', deploy=true) }}\n"
+        "select block_num, cast(concat('x', cast(log_index as varchar)) as int) as v "
+        f'from "{RPC}".logs'
+    ),
     "helper": "select 1 as x",
 }
+MONITORED = {"broken", "decoded", "failing", "transfers"}
 ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
 MONITOR = str(Path(sys.executable).parent / "amp-dbt-monitor")
 
@@ -64,7 +71,7 @@ def test_status_is_a_plain_table_when_piped(project):
                                 "Threshold", "Job"]  # fmt: skip
     assert re.fullmatch(r"polled \d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC", lines[-1])
     rows = rows_of("\n".join(lines[:-1]))
-    assert set(rows) == {"broken", "decoded", "transfers"}  # monitored models only
+    assert set(rows) == MONITORED  # monitored models only
     assert rows["transfers"][:6] == ["transfers", "fresh", f"{HEAD:,}", "0", "0s", "30m"]
     assert rows["decoded"][:6] == ["decoded", "fresh", f"{HEAD:,}", "0", "0s", "10m"]
     assert rows["broken"][:2] == ["broken", "error"]
@@ -72,7 +79,7 @@ def test_status_is_a_plain_table_when_piped(project):
 
 def test_status_json_all_and_select(project):
     everything = {r["name"]: r for r in monitor_json(project, "status", "--all")}
-    assert set(everything) == {"broken", "decoded", "helper", "transfers"}
+    assert set(everything) == MONITORED | {"helper"}
     assert (everything["helper"]["status"], everything["helper"]["tracked"]) == (
         "untracked",
         False,
@@ -98,16 +105,35 @@ def test_status_json_all_and_select(project):
 
 
 def test_alerts_one_line_per_problem_and_exit_code(project):
-    result = monitor(project, "alerts")
+    result = monitor(project, "alerts", "-s", "broken decoded transfers")
     assert result.exit_code == 3
     [line] = result.stdout.splitlines()
     assert line.startswith("ERROR broken: Amp refused the freshness query (max of track_column "
                            "'nope'): ")  # fmt: skip
     healthy = monitor(project, "alerts", "-s", "transfers decoded")
     assert (healthy.exit_code, healthy.stdout) == (0, "")
-    as_json = monitor(project, "alerts", "--json")
+    as_json = monitor(project, "alerts", "--json", "-s", "b* t*")
     assert as_json.exit_code == 3
     assert [p["name"] for p in json.loads(as_json.stdout)] == ["broken"]
+
+
+def test_a_failed_job_is_an_error_with_amps_code(project):
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        [failing] = monitor_json(project, "status", "-s", "failing")
+        if failing["job_status"] == "ERROR":
+            break
+        time.sleep(0.5)
+    assert (failing["status"], failing["job_status"]) == ("error", "ERROR")
+    assert failing["reason"].startswith(f"job {failing['job_id']} ERROR: EXECUTION_ERROR: ")
+    assert "Cannot cast string 'x0'" in failing["reason"]
+    lines = monitor(project, "alerts").stdout.splitlines()
+    assert [line.split(":")[0] for line in lines] == ["ERROR broken", "ERROR failing"]
+    [job] = monitor_json(project, "history", "failing")
+    assert job["status"] == "ERROR" and job["error"].startswith("EXECUTION_ERROR: ")
+    events = monitor_json(project, "jobs", "events", str(job["job_id"]))
+    assert events[-1]["event_type"] == "ERROR"
+    assert events[-1]["detail"]["error_code"] == "EXECUTION_ERROR"
 
 
 def test_jobs_list_status_events_and_history(project):
@@ -175,8 +201,7 @@ def test_watch_is_bounded_and_scriptable(project):
         ]
     as_json = monitor(project, "watch", "--iterations", "3", "--interval", "0", "--json")
     frames = [json.loads(line) for line in as_json.stdout.splitlines()]
-    assert len(frames) == 3 and all({r["name"] for r in f} == {"broken", "decoded", "transfers"}
-                                    for f in frames)  # fmt: skip
+    assert len(frames) == 3 and all({r["name"] for r in f} == MONITORED for f in frames)
 
 
 def test_watch_on_a_terminal_refreshes_with_r_and_quits_with_q(project):
@@ -233,7 +258,7 @@ def test_console_script(project):
         [MONITOR, "status", "--no-poll", "--json"], capture_output=True, text=True, cwd=project
     )
     assert stored.returncode == 0, stored.stderr
-    assert {r["name"] for r in json.loads(stored.stdout)} == {"broken", "decoded", "transfers"}
+    assert {r["name"] for r in json.loads(stored.stdout)} == MONITORED
 
 
 def test_setup_errors_are_one_clear_message(project, tmp_path):
