@@ -60,8 +60,9 @@ class JobView:
     """A model's current job as this poll saw it."""
 
     info: JobInfo
-    progress: JobProgress | None
+    progress: JobProgress | None  # None: a finished job, as recorded before
     record: store.JobRecord
+    events: list[store.EventRecord] | None = None  # None: not asked (unchanged)
 
 
 class Poller:
@@ -128,32 +129,35 @@ class Poller:
         self, conn: sqlite3.Connection, models: list[store.ModelRow], record: store.PollRecord
     ) -> dict[str, JobView]:
         """Each dataset model's current job (and every job of the project's datasets)."""
-        datasets = {
-            (m.dataset_namespace, m.dataset_name): m for m in models if m.is_dataset
-        }  # fmt: skip
+        datasets = {(m.dataset_namespace, m.dataset_name): m for m in models if m.is_dataset}
         if not datasets:
             return {}
         assert self.admin is not None
-        mine = [
-            job
-            for job in self.admin.iter_jobs("all", JOBS_PAGE)
-            if (job.descriptor.get("dataset_namespace"), job.descriptor.get("dataset_name"))
-            in datasets
-        ]
+        mine = [job for job in self.admin.iter_jobs("all", JOBS_PAGE) if _key(job) in datasets]
         known = store.known_jobs(conn, (j.id for j in mine))
-        views: dict[str, JobView] = {}
+        current = {}
         for model in datasets.values():
             job = _current_job(model, mine) or self._job_from_run(model)
-            if job is None:
-                continue
-            views[model.model_id] = self._view(conn, model, job, known.get(job.id), record)
-        current = {v.info.id for v in views.values()}
-        for job in mine:
-            if job.id not in current:
-                model = datasets[
-                    (job.descriptor["dataset_namespace"], job.descriptor["dataset_name"])
-                ]
-                record.jobs.append(_job_record(model, job, None, known.get(job.id), []))
+            if job is not None:
+                current[model.model_id] = (model, job)
+        stored_events = {j.id: store.job_events(conn, j.id) for _, j in current.values()}
+        with ThreadPoolExecutor(PROBE_THREADS) as pool:  # httpx clients are thread-safe
+            futures = {
+                uid: pool.submit(self._view, model, job, known.get(job.id), stored_events[job.id])
+                for uid, (model, job) in current.items()
+            }
+            views = {uid: future.result() for uid, future in futures.items()}
+        for view in views.values():
+            if view.events is not None:
+                record.events += view.events
+            if view.progress is not None or view.events is not None:
+                record.jobs.append(view.record)
+        shown = {view.info.id for view in views.values()}
+        record.jobs += [
+            _job_record(datasets[_key(job)], job, None, known.get(job.id), None)
+            for job in mine
+            if job.id not in shown
+        ]
         return views
 
     def _job_from_run(self, model: store.ModelRow) -> JobInfo | None:
@@ -170,34 +174,30 @@ class Poller:
 
     def _view(
         self,
-        conn: sqlite3.Connection,
         model: store.ModelRow,
         job: JobInfo,
         known: store.JobRecord | None,
-        record: store.PollRecord,
+        stored: list[store.EventRecord],
     ) -> JobView:
+        """What Amp says about a job now. Events are append-only and come with a status change,
+        so they are asked for only when the job changed; a finished, unchanged job not at all."""
         assert self.admin is not None
-        unchanged = known is not None and job.terminal and known.updated_at == job.updated_at
-        if unchanged:  # a finished job does not change: no need to ask again
+        changed = known is None or known.updated_at != job.updated_at
+        if not changed and job.terminal:
             return JobView(job, None, known)
         progress = self.admin.progress(job.id)
-        events = self.admin.events(job.id)
-        stored = {e.event_id: e.detail for e in store.job_events(conn, job.id)}
-        details = {}
-        for event in events:  # the detail of a failure (Amp's error) is one more call
-            if event.event_type in FAILED_STATUSES:
-                details[event.id] = (
-                    stored.get(event.id) or self.admin.event(job.id, event.id).detail
-                )
-        record.events += [
-            store.EventRecord(
-                job.id, e.id, e.event_type, e.created_at, e.node_id, details.get(e.id, e.detail)
+        if not changed:
+            return JobView(job, progress, _job_record(model, job, progress, known, None))
+        details = {e.event_id: e.detail for e in stored}
+        events = []
+        for e in self.admin.events(job.id):
+            detail = e.detail
+            if e.event_type in FAILED_STATUSES:  # Amp's error payload is one more call
+                detail = details.get(e.id) or self.admin.event(job.id, e.id).detail
+            events.append(
+                store.EventRecord(job.id, e.id, e.event_type, e.created_at, e.node_id, detail)
             )
-            for e in events
-        ]
-        job_record = _job_record(model, job, progress, known, events, details)
-        record.jobs.append(job_record)
-        return JobView(job, progress, job_record)
+        return JobView(job, progress, _job_record(model, job, progress, known, events), events)
 
     # --- Flight --------------------------------------------------------------------------------
 
@@ -220,8 +220,6 @@ class Poller:
             for (reference, table), future in head_futures:
                 try:
                     marks = future.result()
-                except (FlightUnreachable, ConfigError):
-                    raise
                 except DbtRuntimeError as exc:  # Amp refused one chain table: a warning
                     where = table_sql(reference, table)
                     warnings.append(f"no chain head from {where}: {message_of(exc)}")
@@ -340,26 +338,31 @@ def _target(model: store.ModelRow, head: BlockMark | None) -> int | None:
     return head.block
 
 
+def _key(job: JobInfo) -> tuple[str | None, str | None]:
+    """(namespace, dataset name) of the dataset a job materializes."""
+    return job.descriptor.get("dataset_namespace"), job.descriptor.get("dataset_name")
+
+
 def _job_record(
     model: store.ModelRow,
     job: JobInfo,
     progress: JobProgress | None,
     known: store.JobRecord | None,
-    events: list,
-    details: dict | None = None,
+    events: list[store.EventRecord] | None,
 ) -> store.JobRecord:
-    """A job_history row from what Amp says now (and what was known before)."""
-    details = details or {}
-    started = next((e.created_at for e in events if e.event_type == "RUNNING"), None)
-    ended = next((e.created_at for e in reversed(events) if e.event_type == job.status), None)
-    table = progress.tables.get(model.dataset_table or "") if progress else None
-    error = None
-    detail = (progress.detail if progress else None) or next(
-        (details[e.id] for e in reversed(events) if e.id in details), None
-    )
-    if job.status in FAILED_STATUSES and isinstance(detail, dict) and detail.get("error_code"):
-        error = f"{detail['error_code']}: {detail.get('error_message', '')}"
+    """A job_history row from what Amp says now, and what was recorded before (`events` and
+    `progress` None: not asked this time)."""
     previous = known or store.JobRecord(job.id, None, None, None, job.status)
+    started = ended = error = None
+    if events is not None:
+        started = next((e.created_at for e in events if e.event_type == "RUNNING"), None)
+        ended = next((e.created_at for e in reversed(events) if e.event_type == job.status), None)
+        failed = next(
+            (e.detail for e in reversed(events) if e.event_type in FAILED_STATUSES), None
+        )
+        error = _error_text((progress.detail if progress else None) or failed)
+    table = progress.tables.get(model.dataset_table or "") if progress else None
+    failing = job.status in FAILED_STATUSES
     return store.JobRecord(
         job_id=job.id,
         model_id=model.model_id,
@@ -369,11 +372,18 @@ def _job_record(
         end_block=job.descriptor.get("end_block"),
         created_at=job.created_at,
         started_at=started or previous.started_at,
-        completed_at=(ended or job.updated_at) if job.terminal else None,
+        completed_at=(ended or previous.completed_at or job.updated_at) if job.terminal else None,
         updated_at=job.updated_at,
         final_block=table.current_block if table else previous.final_block,
         rows_processed=previous.rows_processed,
         files_count=table.files_count if table else previous.files_count,
         total_size_bytes=table.total_size_bytes if table else previous.total_size_bytes,
-        error=error or (previous.error if job.status in FAILED_STATUSES else None),
+        error=(error or previous.error) if failing else None,
     )
+
+
+def _error_text(detail: object) -> str | None:
+    """`CODE: message` from Amp's error detail (`{error_code, error_message, error_context}`)."""
+    if isinstance(detail, dict) and detail.get("error_code"):
+        return f"{detail['error_code']}: {detail.get('error_message', '')}"
+    return None
