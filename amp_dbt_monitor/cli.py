@@ -15,7 +15,7 @@ import click
 
 from amp_dbt_monitor import store, views
 from amp_dbt_monitor.cli_jobs import jobs
-from amp_dbt_monitor.errors import MonitorError
+from amp_dbt_monitor.errors import ArtifactError, MonitorError
 from amp_dbt_monitor.freshness import PROBLEMS
 from amp_dbt_monitor.options import (
     CONTEXT_SETTINGS,
@@ -142,12 +142,17 @@ def watch(project, interval, iterations, select, all_, no_poll, as_json):
         header = f"amp-dbt-monitor · {monitor.project.name} · refreshing every {interval:g}s"
 
         def frame():
-            monitor.ingest()
             warnings: list[str] = []
+            try:
+                monitor.ingest()
+            except ArtifactError as exc:  # e.g. dbt is rewriting it right now
+                if not store.model_counts(monitor.conn)[0]:
+                    raise
+                warnings.append(f"{exc}; showing the models of the last good one")
             if not no_poll:
                 result = monitor.poll()
                 state["reached"] = result.reached_amp
-                warnings = result.warnings
+                warnings += result.warnings
             rows = selected(monitor.statuses(all_ or bool(select)), select)
             if as_json:
                 return Text(json.dumps([r.to_json() for r in rows], default=str))

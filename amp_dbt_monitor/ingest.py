@@ -99,7 +99,7 @@ def read_artifact(path: Path, kind: str) -> Artifact:
     """Load and check one artifact; one clear error if it is missing, corrupt or foreign."""
     how = _HOW_TO_WRITE[kind]
     try:
-        print_, text = fingerprint(path), path.read_bytes()
+        stamp, text = fingerprint(path), path.read_bytes()
     except FileNotFoundError:
         raise ArtifactError(
             f"{path} does not exist: run {how} in the dbt project first (or pass --project-dir "
@@ -131,7 +131,7 @@ def read_artifact(path: Path, kind: str) -> Artifact:
     return Artifact(
         kind,
         path,
-        print_,
+        stamp,
         metadata.get("invocation_id"),
         metadata.get("generated_at"),
         metadata.get("dbt_version"),

@@ -131,3 +131,35 @@ def test_whole_server_down(tmp_path):
     watched = monitor(root, "watch", "--iterations", "2", "--interval", "0")
     assert watched.exit_code == 4
     assert watched.stdout.count("warning: Could not reach Amp") == 2
+
+
+def test_the_token_is_sent_and_never_stored(amp_server_with_token, tmp_path):
+    """A server that enforces a bearer token: the monitor sends the profile's token (its polls
+    succeed), never writes it to state.db, and a wrong token is one clear error."""
+    server = amp_server_with_token
+    head = (
+        "{{ config(materialized='query', track_progress=true) }}\n"
+        'select block_num from "_/eth_rpc@0.0.0".blocks'
+    )
+    root = write_project(
+        tmp_path,
+        server,
+        {"head": head},
+        targets={"wrong": {"token": "not-the-token"}},
+        token=server.token,
+    )
+    dbt(root, "build")
+    polled = monitor(root, "status", "--json")
+    assert polled.exit_code == 0, polled.output
+    [row] = json.loads(polled.stdout)
+    assert (row["status"], row["latest_block"]) == ("fresh", 15_000_000)  # the snapshot block
+    files = list((root / ".amp-dbt").iterdir())
+    assert any(f.name == "state.db" for f in files)
+    for path in files:
+        assert server.token.encode() not in path.read_bytes(), path
+
+    refused = monitor(root, "status", "--target", "wrong")
+    assert refused.exit_code == 1
+    assert "refused the credentials" in refused.stderr
+    assert "The token sent came from the profile's `token`" in refused.stderr
+    assert "not-the-token" not in refused.output

@@ -336,3 +336,23 @@ def test_a_state_db_from_before_the_monitor_migrates(tmp_path):
     assert schema_version(conn) == MIGRATIONS[-1].version >= 2
     assert [m.name for m in store.tracked_models(conn)] == ["a"]
     assert read_block_progress(conn, key)["mainnet"].last_block == 120
+
+
+def test_watch_keeps_the_last_good_ingest_while_dbt_rewrites_the_manifest(tmp_path):
+    from click.testing import CliRunner
+
+    from amp_dbt_monitor.cli import cli
+
+    project = project_with(tmp_path, [dataset("transfers")])
+    where = ["--project-dir", str(project)]
+    runner = CliRunner()
+    assert runner.invoke(cli, ["ingest", *where]).exit_code == 0
+    (project / "target" / "manifest.json").write_text('{"metadata": {"dbt_sch')  # half written
+    watched = runner.invoke(
+        cli, ["watch", "--no-poll", "--iterations", "2", "--interval", "0", *where]
+    )
+    assert watched.exit_code == 0, watched.output
+    assert watched.stdout.count("manifest.json is not valid JSON") == 2
+    assert watched.stdout.count("transfers") == 2
+    once = runner.invoke(cli, ["status", "--no-poll", *where])  # a one-shot command says so
+    assert once.exit_code == 1 and "manifest.json is not valid JSON" in once.stderr
