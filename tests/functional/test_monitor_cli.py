@@ -9,12 +9,14 @@ import json
 import os
 import re
 import select
+import shutil
 import subprocess
 import sys
 import time
 from pathlib import Path
 
 import pytest
+import yaml
 
 from tests.conftest import TEST_BLOCKS
 from tests.functional.monitor_project import dbt, monitor, monitor_json, write_project
@@ -52,7 +54,9 @@ MONITOR = str(Path(sys.executable).parent / "amp-dbt-monitor")
 @pytest.fixture(scope="module")
 def project(amp_server, tmp_path_factory):
     assert amp_server.admin_url, "the session's amp_local has no Admin API"
-    root = write_project(tmp_path_factory.mktemp("monitor_cli"), amp_server, MODELS)
+    # thresholds are model configs: the project's `models:` tree, overridden by a model's config()
+    configs = {"+alert_threshold_minutes": 45}
+    root = write_project(tmp_path_factory.mktemp("monitor_cli"), amp_server, MODELS, configs)
     dbt(root, "build")
     return root
 
@@ -72,7 +76,7 @@ def test_status_is_a_plain_table_when_piped(project):
     assert re.fullmatch(r"polled \d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC", lines[-1])
     rows = rows_of("\n".join(lines[:-1]))
     assert set(rows) == MONITORED  # monitored models only
-    assert rows["transfers"][:6] == ["transfers", "fresh", f"{HEAD:,}", "0", "0s", "30m"]
+    assert rows["transfers"][:6] == ["transfers", "fresh", f"{HEAD:,}", "0", "0s", "45m"]
     assert rows["decoded"][:6] == ["decoded", "fresh", f"{HEAD:,}", "0", "0s", "10m"]
     assert rows["broken"][:2] == ["broken", "error"]
 
@@ -259,6 +263,23 @@ def test_console_script(project):
     )
     assert stored.returncode == 0, stored.stderr
     assert {r["name"] for r in json.loads(stored.stdout)} == MONITORED
+
+
+def test_dbt_refuses_the_original_designs_monitoring_block(project, tmp_path):
+    """Why thresholds are model configs: dbt 1.11 rejects a top-level `monitoring:` key."""
+    copy = tmp_path / "copy"
+    shutil.copytree(project, copy, ignore=shutil.ignore_patterns("target", ".amp-dbt"))
+    config = yaml.safe_load((copy / "dbt_project.yml").read_text())
+    config["monitoring"] = {"alert_threshold_minutes": 30, "check_interval_seconds": 60}
+    (copy / "dbt_project.yml").write_text(yaml.safe_dump(config))
+    dbt_bin = str(Path(sys.executable).parent / "dbt")
+    refused = subprocess.run(
+        [dbt_bin, "parse", "--project-dir", str(copy), "--profiles-dir", str(copy)],
+        capture_output=True,
+        text=True,
+    )
+    assert refused.returncode != 0
+    assert "Additional properties are not allowed ('monitoring' was unexpected)" in refused.stdout
 
 
 def test_setup_errors_are_one_clear_message(project, tmp_path):
