@@ -60,9 +60,9 @@ def timed(fn: Callable[[], object], runs: int) -> list[float]:
 
 def report(name: str, seconds: float, bound: float | None, baseline: float | None = None) -> bool:
     ok = bound is None or seconds < bound
-    ratio = f"  {seconds / baseline:6.1f}x baseline ({baseline * 1000:.1f} ms)" if baseline else ""
+    ratio = f"  {seconds / baseline:6.1f}x baseline ({baseline * 1000:.3f} ms)" if baseline else ""
     limit = f"bound {bound * 1000:>7.1f} ms  {'OK' if ok else 'OVER'}" if bound else "(info)"
-    print(f"{name:<58} {seconds * 1000:9.1f} ms  {limit}{ratio}")
+    print(f"{name:<58} {seconds * 1000:9.3f} ms  {limit}{ratio}")
     return ok
 
 
