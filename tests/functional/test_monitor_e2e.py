@@ -39,9 +39,11 @@ def following_server(tmp_path_factory):
         blocks=300,
         extra_args=["--follow", str(FOLLOW_SECONDS)],
     )
-    assert server.admin_url, "this amp_local has no Admin API (amp-local serve --admin-port)"
-    yield server
-    server.stop()
+    try:
+        assert server.admin_url, "this amp_local has no Admin API (amp-local serve --admin-port)"
+        yield server
+    finally:
+        server.stop()
 
 
 @pytest.fixture(scope="module")
