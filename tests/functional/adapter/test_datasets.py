@@ -166,6 +166,10 @@ class TestContinuousAndRegisterOnly:
             "registered": {"log_index.sql": REGISTER_ONLY},
         }
 
+    def test_full_refresh_says_what_it_cannot_do(self, project):
+        _, out = run_dbt_and_capture(["run", "-s", "log_index", "--full-refresh"])
+        assert "--full-refresh cannot re-materialize" in out and "new hash" in out
+
     def test_continuous_wait_and_register_only(self, project, admin):
         results = run_dbt(["run"])
         assert {r.node.name: r.status for r in results} == {
@@ -214,10 +218,12 @@ class TestDatasetFaults:
         profile.write_text(text.replace(amp_server.admin_url, "http://127.0.0.1:9"))
         try:
             _, out = run_dbt_and_capture(["run", "-s", "non_incremental"], expect_pass=False)
+            _, debug = run_dbt_and_capture(["debug"], expect_pass=False)
         finally:
             profile.write_text(text)
-        assert "could not reach Amp's Admin API at http://127.0.0.1:9" in out
-        assert "Traceback" not in out
+        for output in (out, debug):  # dbt debug proves the Admin API with a real call
+            assert "could not reach Amp's Admin API at http://127.0.0.1:9" in output
+            assert "Traceback" not in output
 
 
 class TestManifestEqualsAmpBuild:
