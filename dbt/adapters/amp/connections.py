@@ -28,6 +28,7 @@ from dbt.adapters.sql import SQLConnectionManager
 from dbt_common.exceptions import DbtDatabaseError, DbtRuntimeError
 
 from dbt.adapters.amp.credentials import AmpCredentials, TransportSettings, transport_of
+from dbt.adapters.amp.results import arrow_to_agate
 from dbt.adapters.amp.types import arrow_type_to_sql, to_python_column
 
 if TYPE_CHECKING:
@@ -529,10 +530,7 @@ class AmpConnectionManager(SQLConnectionManager):
 
     @classmethod
     def get_result_from_cursor(cls, cursor: AmpCursor, limit: int | None):
-        from dbt_common.clients.agate_helper import table_from_data_flat
-
+        """The result as an agate table typed from its Arrow schema (exact decimals)."""
         if cursor.description is None:
-            return table_from_data_flat([], [])
-        column_names = [col[0] for col in cursor.description]
-        rows = cursor.fetchmany(limit) if limit else cursor.fetchall()
-        return table_from_data_flat(cls.process_results(column_names, rows), column_names)
+            return arrow_to_agate(pa.table({}))
+        return arrow_to_agate(cursor.fetch_arrow_table(limit or None))
