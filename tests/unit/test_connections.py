@@ -60,6 +60,12 @@ class AmpLikeServer(fl.FlightServerBase):
         self._record(context, "GetFlightInfo")
         if b"selec " in descriptor.command:
             raise pa.ArrowInvalid("invalid SQL | Caused by: ParserError")
+        # like roapi: no columns for an empty result (`limit 0`); `never_columns`: for any query
+        # (a fault no real server has, to reach the error)
+        if b"never_columns" in descriptor.command or (
+            b"limit 0" in descriptor.command and b"dbt_amp_anchor" not in descriptor.command
+        ):
+            return fl.FlightInfo(pa.schema([]), descriptor, [], -1, -1)
         ticket = b"t"
         for marker in (b"fail", b"slow"):  # `select 'fail'`: the error comes from DoGet
             if marker in descriptor.command:
@@ -137,6 +143,20 @@ def test_plan_schema_sends_only_getflightinfo(handle, server):
         cursor.close()
     assert schema == TABLE.schema
     assert server.calls == ["GetFlightInfo"]
+
+
+def test_a_schema_without_columns_is_planned_again_with_columns_kept(handle, server):
+    cursor = handle.cursor()
+    try:
+        assert cursor.plan_schema("select * from t limit 0") == TABLE.schema
+        assert server.calls == ["GetFlightInfo", "GetFlightInfo"]
+        with pytest.raises(DbtDatabaseError) as exc:
+            cursor.plan_schema("select never_columns from t -- note")
+    finally:
+        cursor.close()
+    message = str(exc.value)
+    assert f"The server at {handle.credentials.query_url} planned no columns" in message
+    assert "(select never_columns from t ...)" in message and "check contracts" in message
 
 
 def test_fetchmany_and_limit(handle):

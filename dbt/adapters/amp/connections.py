@@ -29,6 +29,7 @@ from dbt_common.exceptions import DbtDatabaseError, DbtRuntimeError
 
 from dbt.adapters.amp.credentials import AmpCredentials, TransportSettings, transport_of
 from dbt.adapters.amp.results import arrow_to_agate
+from dbt.adapters.amp.sql_text import columns_kept_sql, strip_trailing_comments
 from dbt.adapters.amp.types import arrow_type_to_sql, to_python_column
 
 if TYPE_CHECKING:
@@ -200,7 +201,25 @@ class AmpCursor:
         return self
 
     def plan_schema(self, sql: str) -> pa.Schema:
-        """The result schema from GetFlightInfo alone: the query is planned, never executed."""
+        """The result schema from GetFlightInfo alone: the query is planned, never executed.
+
+        A schema without columns is never taken as the answer: a query always selects some.
+        Servers that run the query to plan it drop the columns of an empty result (roapi); the
+        query is then planned again with its columns kept."""
+        schema = self._plan_once(sql)
+        if len(schema) == 0:
+            schema = self._plan_once(columns_kept_sql(sql))
+        if len(schema) == 0:
+            first_line = strip_trailing_comments(sql).strip().splitlines()[0][:200]
+            raise DbtDatabaseError(
+                f"The server at {self._handle.credentials.query_url} planned no columns for a "
+                f"query that selects some ({first_line} ...), also with the query wrapped to keep "
+                "its columns. dbt-amp needs them to check contracts, type unit-test rows and list "
+                "catalog columns. Amp always returns them: check that query_url points at Amp."
+            )
+        return schema
+
+    def _plan_once(self, sql: str) -> pa.Schema:
         stmt = self._statement(sql)
         _, schema_handle, _ = stmt.execute_partitions()
         return pa.Schema._import_from_c(schema_handle.address)
@@ -463,12 +482,18 @@ class AmpConnectionManager(SQLConnectionManager):
     def execute(self, sql: str, auto_begin: bool = False, fetch: bool = False, limit=None):
         from dbt_common.clients.agate_helper import empty_table
 
-        sql = self._add_query_comment(sql)
-        _, cursor = self.add_query(sql, auto_begin)
+        commented = self._add_query_comment(sql)
+        _, cursor = self.add_query(commented, auto_begin)
         try:
-            with self.exception_handler(sql):
-                table = self.get_result_from_cursor(cursor, limit) if fetch else empty_table()
-                if not fetch:
+            with self.exception_handler(commented):
+                if fetch:
+                    result = cursor.fetch_arrow_table(limit or None)
+                    if result.num_columns == 0 and result.num_rows == 0:
+                        # a server that dropped the columns of an empty result: plan them
+                        result = self.plan_schema(sql).empty_table()
+                    table = arrow_to_agate(result)
+                else:
+                    table = empty_table()
                     for _ in cursor.iter_batches():  # surface execution errors, then drop
                         pass
             return self.get_response(cursor), table
@@ -476,7 +501,8 @@ class AmpConnectionManager(SQLConnectionManager):
             cursor.close()
 
     def plan_schema(self, sql: str) -> pa.Schema:
-        """Plan `sql` on the server (GetFlightInfo only) and return its Arrow schema."""
+        """The Arrow schema of `sql`, planned by the server (GetFlightInfo only; see
+        AmpCursor.plan_schema for schemas without columns)."""
         sql = self._add_query_comment(sql)
         connection = self.get_thread_connection()
         with self.exception_handler(sql):
@@ -531,6 +557,4 @@ class AmpConnectionManager(SQLConnectionManager):
     @classmethod
     def get_result_from_cursor(cls, cursor: AmpCursor, limit: int | None):
         """The result as an agate table typed from its Arrow schema (exact decimals)."""
-        if cursor.description is None:
-            return arrow_to_agate(pa.table({}))
         return arrow_to_agate(cursor.fetch_arrow_table(limit or None))

@@ -61,3 +61,15 @@ def strip_trailing_comments(sql: str) -> str:
         if stripped == sql:
             return sql
         sql = stripped
+
+
+def columns_kept_sql(sql: str) -> str:
+    """`sql` left-joined to a one-row relation, so its columns survive when it has no rows.
+
+    Amp plans a query without running it and always returns its columns. Flight SQL servers that
+    run the query to answer GetFlightInfo (roapi) return a schema without columns for an empty
+    result; with the join there is always one row (of NULLs), and the types are the query's."""
+    return (
+        "select dbt_amp_columns.* from (select 1 as dbt_amp_anchor) as dbt_amp_anchor_row\n"
+        f"left join (\n{strip_trailing_comments(sql)}\n) as dbt_amp_columns on true"
+    )
