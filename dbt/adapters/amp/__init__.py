@@ -2,8 +2,8 @@
 
 It is built on first access, so importing one module of the package (the monitor reads
 `state.py`, `admin.py`) does not load dbt's adapter machinery: amp-dbt-monitor starts in a fraction
-of the time. dbt always reads `Plugin` before it parses a project, so the parser hook is installed
-in time.
+of the time. The dbt-core hooks are installed when dbt creates the adapter (AmpAdapter.__init__),
+before it parses a project.
 """
 
 from __future__ import annotations
@@ -18,11 +18,9 @@ def __getattr__(name: str) -> Any:
 
     from dbt.adapters.amp.connections import AmpConnectionManager  # noqa: F401
     from dbt.adapters.amp.credentials import AmpCredentials
-    from dbt.adapters.amp.dependencies import install_parser_hook
     from dbt.adapters.amp.impl import AmpAdapter
     from dbt.include import amp
 
-    install_parser_hook()
     plugin = AdapterPlugin(
         adapter=AmpAdapter,
         credentials=AmpCredentials,

@@ -17,7 +17,9 @@ a node named 'eth' which was not found". Three hooks on dbt-core's parser keep t
 
 At compile time the adapter's `ref` macro renders an alias as the dataset reference. These wrap
 dbt-core internals that are stable since dbt-core 1.0 (`render_update`, `_process_refs`) and 1.8
-(unit tests). A missing one is skipped; the documented fallback is `flags: {static_parser: false}`.
+(unit tests). There is no fallback without them (with the static parser off, dbt records the ref
+while rendering the model), so if one is missing the adapter refuses to load, naming the
+dbt-core version (ParserHookError).
 """
 
 from __future__ import annotations
@@ -26,7 +28,7 @@ import functools
 from typing import Any
 
 from dbt_common.contracts.config.base import BaseConfig
-from dbt_common.exceptions import CompilationError
+from dbt_common.exceptions import CompilationError, DbtRuntimeError
 
 from dbt.adapters.amp.references import validate_dependencies
 
@@ -189,29 +191,62 @@ def _wrap_parse_unit_test_case(parse_unit_test_case):
     return wrapper
 
 
-def install_parser_hook() -> bool:
-    """Install the hooks once per process; True if the essential one (`_process_refs`) is in."""
+class ParserHookError(DbtRuntimeError):
+    """dbt-core's parser lacks what dbt-amp hooks into: dependency aliases cannot work."""
+
+
+def supported_dbt_core() -> str:
+    """The dbt-core requirement dbt-amp was installed with (`dbt-core>=1.11,<1.12`)."""
+    from importlib.metadata import PackageNotFoundError, requires
+
+    try:
+        for requirement in requires("dbt-amp") or []:
+            if requirement.replace(" ", "").startswith(("dbt-core>", "dbt-core<", "dbt-core=")):
+                return requirement.split(";")[0].replace(" ", "")
+    except PackageNotFoundError:  # pragma: no cover - running from a source tree
+        pass
+    return "dbt-core"
+
+
+def _parser_hook_error(missing: list[str]) -> ParserHookError:
+    from dbt.version import __version__ as dbt_core_version
+
+    return ParserHookError(
+        f"dbt-amp cannot hook into the parser of dbt-core {dbt_core_version}: "
+        f"{'; '.join(missing)}. dbt-amp needs it to keep `ref('<dependency alias>')` out of "
+        "dbt's DAG (without it dbt fails with \"depends on a node named '<alias>' which was not "
+        'found", and no dbt flag avoids that). Install a dbt-core that dbt-amp supports: '
+        f"pip install '{supported_dbt_core()}' (or a dbt-amp release made for dbt-core "
+        f"{dbt_core_version})."
+    )
+
+
+def install_parser_hook() -> None:
+    """Install the hooks once per process; raise ParserHookError if dbt-core lacks one."""
     try:
         import dbt.parser.manifest as manifest_module
         from dbt.parser.base import ConfiguredParser
         from dbt.parser.models import ModelParser
-    except ImportError:  # pragma: no cover - dbt-core layout changed
-        return False
-    for cls in (ConfiguredParser, ModelParser):
-        method = cls.__dict__.get("render_update")
-        if method is not None and not getattr(method, _PATCHED, False):
-            cls.render_update = _wrap_render_update(method)
-    try:
         from dbt.parser.unit_tests import UnitTestManifestLoader
-    except ImportError:  # pragma: no cover
-        UnitTestManifestLoader = None
-    if UnitTestManifestLoader is not None:
-        method = UnitTestManifestLoader.__dict__.get("parse_unit_test_case")
+    except ImportError as exc:
+        raise _parser_hook_error([f"a parser module is missing ({exc})"]) from exc
+    targets = [
+        (ConfiguredParser, "render_update", _wrap_render_update, True),
+        (ModelParser, "render_update", _wrap_render_update, False),  # overrides it, or inherits
+        (UnitTestManifestLoader, "parse_unit_test_case", _wrap_parse_unit_test_case, True),
+    ]
+    missing = [
+        f"{owner.__module__}.{owner.__name__}.{name} is missing"
+        for owner, name, _, required in targets
+        if required and not callable(owner.__dict__.get(name))
+    ]
+    if not callable(getattr(manifest_module, "_process_refs", None)):
+        missing.append("dbt.parser.manifest._process_refs is missing")
+    if missing:
+        raise _parser_hook_error(missing)
+    for owner, name, wrap, _ in targets:
+        method = owner.__dict__.get(name)
         if method is not None and not getattr(method, _PATCHED, False):
-            UnitTestManifestLoader.parse_unit_test_case = _wrap_parse_unit_test_case(method)
-    process_refs = getattr(manifest_module, "_process_refs", None)
-    if process_refs is None:  # pragma: no cover
-        return False
-    if not getattr(process_refs, _PATCHED, False):
-        manifest_module._process_refs = _wrap_process_refs(process_refs)
-    return True
+            setattr(owner, name, wrap(method))
+    if not getattr(manifest_module._process_refs, _PATCHED, False):
+        manifest_module._process_refs = _wrap_process_refs(manifest_module._process_refs)

@@ -30,6 +30,7 @@ from dbt.adapters.amp.dependencies import (
     REFABLE,
     check_not_shadowing,
     checked_dependencies,
+    install_parser_hook,
     node_get,
     node_label,
 )
@@ -64,6 +65,9 @@ class AmpAdapter(SQLAdapter):
     )
 
     def __init__(self, config, mp_context) -> None:
+        # before dbt parses anything; raises ParserHookError (naming the dbt-core version) if
+        # dbt-core's parser lacks what the dependency-alias hook needs
+        install_parser_hook()
         super().__init__(config, mp_context)
         self._admin: AdminClient | None = None
         self._admin_lock = threading.Lock()

@@ -4,9 +4,14 @@ in dbt_project.yml and `config:` in a properties YAML; unit tests on such models
 (`{{ ref('eth').logs }}` is limited, `{{ ref('eth') }}.logs` is a clear error); aliases that
 shadow a model and `ref('pkg', alias)` are compile errors."""
 
+import subprocess
+import sys
+
 import pytest
 from dbt.tests.util import run_dbt, run_dbt_and_capture, write_file
 from dbt_common.exceptions import CompilationError, DbtRuntimeError
+
+from dbt.adapters.amp.dependencies import supported_dbt_core
 
 IN_FILE = """
 {{ config(dependencies={'eth': '_/eth_firehose@1.0.0'}) }}
@@ -244,3 +249,31 @@ class TestShadowingFoundAtCompileTime:
             run_dbt(["compile", "-s", "bad"])
         assert "declares the dependency alias 'other'" in str(exc.value)
         assert "Rename the alias" in str(exc.value) and "in macro ref" in str(exc.value)
+
+
+# dbt in a fresh process whose dbt-core has no `_process_refs` (as a future dbt-core might)
+WITHOUT_PROCESS_REFS = (
+    "import sys, dbt.parser.manifest as m; del m._process_refs; "
+    "from dbt.cli.main import cli; sys.exit(cli())"
+)
+
+
+class TestParserHookMissing:
+    @pytest.fixture(scope="class")
+    def models(self):
+        return {"uses_alias.sql": IN_FILE}
+
+    def test_stops_at_once_naming_the_dbt_core_version(self, project):
+        dirs = ["--project-dir", str(project.project_root), "--profiles-dir", project.profiles_dir]
+        done = subprocess.run(
+            [sys.executable, "-c", WITHOUT_PROCESS_REFS, "compile", *dirs],
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        output = done.stdout + done.stderr
+        assert done.returncode == 2, output
+        assert "dbt-amp cannot hook into the parser of dbt-core 1.11" in output, output
+        assert f"pip install '{supported_dbt_core()}'" in output
+        assert "named 'eth' which was not found" not in output and "Traceback" not in output
+        assert "Found 1 model" not in output  # stopped before parsing
