@@ -296,12 +296,12 @@ def _references(sql: str) -> set[tuple[str, str]]:
 
 
 def _source_tables(node: dict, sources: dict) -> set[tuple[str, str]]:
-    from dbt.adapters.amp.references import REFERENCE_RE
+    from dbt.adapters.amp.references import parse_reference
 
     pairs = set()
     for uid in (node.get("depends_on") or {}).get("nodes") or ():
         source = sources.get(uid)
-        if source and REFERENCE_RE.match(source.get("schema") or ""):
+        if source and parse_reference(source.get("schema") or ""):
             pairs.add((source["schema"], source.get("identifier") or source.get("name")))
     return pairs
 

@@ -27,12 +27,12 @@ from amp_local.jobs import ACTIVE, ALL_STATUSES, DELETE_FILTERS, NODE_ID, JobMan
 from amp_local.manifests import FUNC_NAME_RE, DepReference, validate_dep_alias
 from amp_local.metadata import MetadataDb, now
 from amp_local.references import (
-    HASH_RE,
-    NAME_RE,
-    NAMESPACE_RE,
-    SEMVER_RE,
     InvalidReference,
+    is_hash,
+    is_semver,
     revision_kind,
+    valid_name,
+    valid_namespace,
     validate_table_name,
 )
 from amp_local.registry import Registry, scratch_dataset
@@ -98,9 +98,7 @@ class AdminApi:
             namespace, name = _required_str(payload, "namespace"), _required_str(payload, "name")
             _check_dataset_name(namespace, name)
             version = payload.get("version")
-            if version is not None and (
-                not isinstance(version, str) or not SEMVER_RE.match(version)
-            ):
+            if version is not None and (not isinstance(version, str) or not is_semver(version)):
                 raise ValueError(f"invalid version '{version}': expected a semantic version")
             if "manifest" not in payload:
                 raise ValueError("missing field `manifest`")
@@ -112,7 +110,7 @@ class AdminApi:
                 f"Failed to deserialize the JSON body into the target type: {exc}",
             ) from None
         manifest = payload["manifest"]
-        if isinstance(manifest, str) and HASH_RE.match(manifest.lower()):
+        if isinstance(manifest, str) and is_hash(manifest.lower()):
             manifest = manifest.lower()
         elif isinstance(manifest, str):  # Amp reads other strings as manifest JSON: not an object
             raise api_error(
@@ -156,7 +154,7 @@ class AdminApi:
     def delete_version(self, args, _query, _body):
         namespace, name = _dataset_path(args[0], args[1])
         version = unquote(args[2])
-        if not SEMVER_RE.match(version):
+        if not is_semver(version):
             raise _invalid_path(f"invalid version '{version}': expected a semantic version")
         self.registry.delete_version(namespace, name, version)
         return 204, None
@@ -212,7 +210,7 @@ class AdminApi:
 
     def get_manifest(self, args, _query, _body):
         digest = unquote(args[0]).lower()
-        if not HASH_RE.match(digest):
+        if not is_hash(digest):
             raise _invalid_path(f"invalid manifest hash '{digest}': expected 64 hex characters")
         return 200, self.registry.manifest_json(digest)
 
@@ -377,9 +375,9 @@ def _required_str(payload: object, key: str) -> str:
 
 
 def _check_dataset_name(namespace: str, name: str) -> None:
-    if not NAMESPACE_RE.match(namespace):
+    if not valid_namespace(namespace):
         raise ValueError(f"invalid namespace '{namespace}': use only [a-z0-9_]")
-    if not NAME_RE.match(name):
+    if not valid_name(name):
         raise ValueError(
             f"invalid dataset name '{name}': must start with [a-z_] and contain only [a-z0-9_]"
         )
@@ -400,7 +398,7 @@ def _dataset_path(namespace: str, name: str) -> tuple[str, str]:
 
 def _revision_path(revision: str) -> str:
     revision = unquote(revision)
-    if HASH_RE.match(revision.lower()):
+    if is_hash(revision.lower()):
         return revision.lower()
     try:
         revision_kind(revision)

@@ -15,11 +15,11 @@ import pyarrow as pa
 
 from amp_local.admin_errors import ManifestInvalid
 from amp_local.references import (
-    HASH_RE,
-    NAME_RE,
-    NAMESPACE_RE,
-    SEMVER_RE,
     InvalidReference,
+    is_hash,
+    is_semver,
+    valid_name,
+    valid_namespace,
     validate_table_name,
 )
 from amp_local.schemas import schema_from_serde, type_from_serde
@@ -49,9 +49,9 @@ class DepReference:
                 f"invalid dependency reference '{text}': expected 'namespace/name@version' or "
                 "'namespace/name@<manifest hash>'"
             )
-        if not NAMESPACE_RE.match(namespace):
+        if not valid_namespace(namespace):
             raise ValueError(f"invalid namespace '{namespace}' in '{text}': use only [a-z0-9_]")
-        if not NAME_RE.match(name):
+        if not valid_name(name):
             raise ValueError(
                 f"invalid dataset name '{name}' in '{text}': must start with [a-z_] and contain "
                 "only [a-z0-9_]"
@@ -61,7 +61,7 @@ class DepReference:
                 f"invalid dependency reference '{text}': dependencies must be pinned to a version "
                 f"or a manifest hash, not '{revision}'"
             )
-        if not (HASH_RE.match(revision) or SEMVER_RE.match(revision)):
+        if not (is_hash(revision) or is_semver(revision)):
             raise ValueError(
                 f"invalid revision '{revision}' in '{text}': expected a semver version or a "
                 "64-character manifest hash"
@@ -70,7 +70,7 @@ class DepReference:
 
     @property
     def is_hash(self) -> bool:
-        return bool(HASH_RE.match(self.revision))
+        return bool(is_hash(self.revision))
 
     def __str__(self) -> str:
         return f"{self.namespace}/{self.name}@{self.revision}"

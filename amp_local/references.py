@@ -1,24 +1,59 @@
 """Amp's dataset reference grammar (PROTOCOL §2.2-2.3): `[namespace/]name[@revision]`.
 
-Validation mirrors `datasets-common` in Amp: lowercase namespaces and names, semver / 64-hex hash /
-`latest` / `dev` revisions. A missing namespace means `_`, a missing revision means `latest`.
+Validation mirrors `datasets-common` in Amp: namespaces `[a-z0-9_]` and names `[a-z_][a-z0-9_]*`, where
+digits are any Unicode number (Rust's `char::is_numeric`); revisions `latest`, `dev`, a 64-hex-digit
+hash (either case) or a version as the `semver` crate parses it (ASCII digits, no leading zeros in
+numbers or numeric pre-release identifiers, numbers within u64). A missing namespace means `_`, a
+missing revision means `latest`. tests/data/dataset_references.csv holds the cases.
 """
 
 from __future__ import annotations
 
 import re
+import unicodedata
 from dataclasses import dataclass
 
-NAMESPACE_RE = re.compile(r"^[a-z0-9_]+$")
-NAME_RE = re.compile(r"^[a-z_][a-z0-9_]*$")
-HASH_RE = re.compile(r"^[0-9a-f]{64}$")
+HASH_RE = re.compile(r"[0-9a-fA-F]{64}")
 SEMVER_RE = re.compile(
-    r"^(0|[1-9]\d*)\.(0|[1-9]\d*)\.(0|[1-9]\d*)"
-    r"(?:-((?:0|[1-9]\d*|\d*[a-zA-Z-][0-9a-zA-Z-]*)(?:\.(?:0|[1-9]\d*|\d*[a-zA-Z-][0-9a-zA-Z-]*))*))?"
-    r"(?:\+([0-9a-zA-Z-]+(?:\.[0-9a-zA-Z-]+)*))?$"
+    r"(0|[1-9][0-9]*)\.(0|[1-9][0-9]*)\.(0|[1-9][0-9]*)"
+    r"(?:-((?:0|[1-9][0-9]*|[0-9]*[a-zA-Z-][0-9a-zA-Z-]*)(?:\.(?:0|[1-9][0-9]*|[0-9]*[a-zA-Z-][0-9a-zA-Z-]*))*))?"
+    r"(?:\+([0-9a-zA-Z-]+(?:\.[0-9a-zA-Z-]+)*))?"
 )
-TABLE_NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_$]{0,62}$")
+U64_MAX = 2**64 - 1
+TABLE_NAME_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_$]{0,62}")
 GLOBAL_NAMESPACE = "_"
+LOWER = frozenset("abcdefghijklmnopqrstuvwxyz_")
+
+
+def _name_char(char: str) -> bool:
+    """`[a-z_]` or any Unicode number, as Amp's `c.is_ascii_lowercase() || c == '_' ||
+    c.is_numeric()`."""
+    return char in LOWER or unicodedata.category(char) in ("Nd", "Nl", "No")
+
+
+def valid_namespace(namespace: str) -> bool:
+    return bool(namespace) and all(_name_char(c) for c in namespace)
+
+
+def valid_name(name: str) -> bool:
+    return bool(name) and name[0] in LOWER and all(_name_char(c) for c in name)
+
+
+def _semver(version: str) -> re.Match | None:
+    match = SEMVER_RE.fullmatch(version)
+    if match and all(int(n) <= U64_MAX for n in match.groups()[:3]):
+        return match
+    return None
+
+
+def is_semver(version: str) -> bool:
+    """A version as Amp's `semver` crate parses it."""
+    return _semver(version) is not None
+
+
+def is_hash(revision: str) -> bool:
+    """64 hex digits, either case: a manifest hash."""
+    return HASH_RE.fullmatch(revision) is not None
 
 
 class InvalidReference(ValueError):
@@ -29,9 +64,9 @@ def revision_kind(revision: str) -> str:
     """`semver`, `hash`, `latest` or `dev`; raises for anything else."""
     if revision in ("latest", "dev"):
         return revision
-    if HASH_RE.match(revision):
+    if is_hash(revision):
         return "hash"
-    if SEMVER_RE.match(revision):
+    if is_semver(revision):
         return "semver"
     raise InvalidReference(
         f"invalid revision '{revision}': expected a semver version, a 64-character manifest hash, "
@@ -41,7 +76,7 @@ def revision_kind(revision: str) -> str:
 
 def semver_key(version: str) -> tuple:
     """Sort key for semver tags (release > pre-release, numeric identifiers numerically)."""
-    m = SEMVER_RE.match(version)
+    m = _semver(version)
     if not m:
         raise InvalidReference(f"invalid semver '{version}'")
     major, minor, patch, pre = int(m[1]), int(m[2]), int(m[3]), m[4]
@@ -63,14 +98,14 @@ class DatasetReference:
         rest, _, revision = text.partition("@")
         if "@" in text and not revision:
             raise InvalidReference(f"invalid dataset reference '{text}': empty revision")
-        namespace, slash, name = rest.rpartition("/")
+        namespace, slash, name = rest.partition("/")
         if not slash:
-            namespace = GLOBAL_NAMESPACE
-        if not NAMESPACE_RE.match(namespace):
+            namespace, name = GLOBAL_NAMESPACE, namespace
+        if not valid_namespace(namespace):
             raise InvalidReference(
                 f"invalid namespace '{namespace}' in '{text}': use only [a-z0-9_]"
             )
-        if not NAME_RE.match(name):
+        if not valid_name(name):
             raise InvalidReference(
                 f"invalid dataset name '{name}' in '{text}': must start with [a-z_] and contain "
                 "only [a-z0-9_]"
@@ -84,7 +119,7 @@ class DatasetReference:
 
 
 def validate_table_name(name: str) -> None:
-    if not TABLE_NAME_RE.match(name):
+    if not TABLE_NAME_RE.fullmatch(name):
         raise InvalidReference(
             f"invalid table name '{name}': 1-63 characters, first [A-Za-z_], rest [A-Za-z0-9_$]"
         )

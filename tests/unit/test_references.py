@@ -1,21 +1,52 @@
+"""Dataset references: one table of Amp's rules (tests/data/dataset_references.csv) that both the
+adapter's `dependencies` validation and amp_local's SQL reference parser are tested against, so
+the two cannot drift apart (they share no code: amp_local imports nothing of the adapter)."""
+
+import csv
+from pathlib import Path
+
 import pytest
 
-from dbt.adapters.amp.references import validate_dependencies
+from amp_local.references import DatasetReference, InvalidReference
+from dbt.adapters.amp.references import validate_dependencies, validate_reference
 from dbt.adapters.amp.sql_text import strip_trailing_comments
 
+TABLE = Path(__file__).parents[1] / "data" / "dataset_references.csv"
+with TABLE.open(newline="", encoding="utf-8") as _file:
+    REFERENCES = list(csv.DictReader(_file))
 
-@pytest.mark.parametrize(
-    "ref",
-    [
-        "_/eth_firehose@1.0.0",
-        "edgeandnode/eth_rpc@0.4.10-rc.1+20230502",
-        "_/eth_rpc@latest",
-        "ns/x@dev",
-        "_/eth_rpc@" + "a" * 64,
-    ],
-)
-def test_valid_references(ref):
-    assert validate_dependencies({"eth": ref}) == {"eth": ref}
+
+def _cases(column: str) -> list:
+    return [
+        pytest.param(
+            row["reference"], row[column] == "valid", id=f"{row['rule']}: {row['reference']!r}"
+        )
+        for row in REFERENCES
+    ]
+
+
+def test_the_table_covers_both_outcomes():
+    for column in ("sql", "dependency"):
+        assert {row[column] for row in REFERENCES} == {"valid", "invalid"}
+
+
+@pytest.mark.parametrize("reference,valid", _cases("dependency"))
+def test_adapter_dependency_references(reference, valid):
+    if valid:
+        assert validate_dependencies({"eth": reference}) == {"eth": reference}
+    else:
+        with pytest.raises(ValueError, match="is not an Amp dataset reference"):
+            validate_reference(reference)
+
+
+@pytest.mark.parametrize("reference,valid", _cases("sql"))
+def test_amp_local_sql_references(reference, valid):
+    if valid:
+        parsed = DatasetReference.parse(reference)
+        assert reference.endswith(parsed.name) or f"{parsed.name}@{parsed.revision}" in reference
+    else:
+        with pytest.raises(InvalidReference):
+            DatasetReference.parse(reference)
 
 
 @pytest.mark.parametrize(

@@ -29,7 +29,7 @@ from dbt.adapters.amp.manifests import (
     rewrite_references,
     table_references,
 )
-from dbt.adapters.amp.references import SEMVER_RE, validate_dependencies
+from dbt.adapters.amp.references import is_semver, validate_dependencies
 from dbt.adapters.amp.sql_text import strip_trailing_comments
 
 logger = AdapterLogger("Amp")
@@ -135,7 +135,7 @@ class DatasetSpec:
         label = node_label(node, "model")
         name = config.get("dataset_name") or node_get(node, "name")
         version = config.get("version")
-        if version is not None and not SEMVER_RE.match(str(version)):
+        if version is not None and not is_semver(str(version)):
             raise CompilationError(
                 f"{label}: version {version!r} is not a semver version (e.g. '1.0.0'); leave it "
                 "out to register under the 'dev' tag"

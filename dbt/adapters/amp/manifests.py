@@ -18,7 +18,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from dbt.adapters.amp.references import ALIAS_RE, REFERENCE_RE
+from dbt.adapters.amp.references import is_alias, parse_reference
 from dbt.adapters.amp.sql_text import scan_sql
 
 UNPINNED = ("latest", "dev")
@@ -35,10 +35,10 @@ class Reference:
 
     @classmethod
     def parse(cls, text: str) -> Reference:
-        match = REFERENCE_RE.match(text)
-        if not match:
+        parts = parse_reference(text)
+        if parts is None:
             raise ValueError(f"{text!r} is not an Amp dataset reference")
-        return cls(match["namespace"], match["name"], match["revision"])
+        return cls(*parts)
 
     def __str__(self) -> str:
         return f"{self.namespace}/{self.name}@{self.revision}"
@@ -48,7 +48,7 @@ class Reference:
 
 
 def _free_alias(name: str, taken: Iterable[str]) -> str:
-    base = name if ALIAS_RE.match(name) else f"d{name}"[:60]
+    base = name if is_alias(name) else f"d{name}"[:60]
     taken = set(taken) | {"self"}
     alias, n = base, 2
     while alias in taken:
@@ -67,7 +67,7 @@ def rewrite_references(sql: str, dependencies: dict[str, str]) -> tuple[str, dic
     for kind, start, end in scan_sql(sql):
         text = sql[start:end]
         inner = text[1:-1] if kind == "identifier" and len(text) > 1 else ""
-        if kind == "identifier" and REFERENCE_RE.match(inner) and _IDENT.match(sql, end):
+        if kind == "identifier" and parse_reference(inner) and _IDENT.match(sql, end):
             alias = by_reference.get(inner)
             if alias is None:
                 alias = _free_alias(Reference.parse(inner).name, deps)
