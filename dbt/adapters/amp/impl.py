@@ -35,6 +35,7 @@ from dbt.adapters.amp.dependencies import (
     node_label,
 )
 from dbt.adapters.amp.evm_signatures import EventSignatureError, parse_event_signature
+from dbt.adapters.amp.fixtures import check_fixture_rows
 from dbt.adapters.amp.incremental import STRATEGY, BlockRangeTracker
 from dbt.adapters.amp.relation import AmpDatasetRelation, AmpRelation
 from dbt.adapters.amp.sql_text import strip_trailing_comments
@@ -191,6 +192,15 @@ class AmpAdapter(SQLAdapter):
             return self.get_column_schema_from_query(f"select * from (\n{sql}\n) as fixture_input")
         except Exception as exc:  # noqa: BLE001 - re-raised with the remedy
             raise CompilationError(f"{hint}: {exc}. {remedy}") from exc
+
+    @available
+    def amp_check_fixture_rows(self, rows: Any, data_types: dict, fixture: str) -> None:
+        """Refuse fixture values their binary column cannot hold (safe_cast would make them
+        NULL): a compile error naming the fixture, row, column, expected and actual length."""
+        try:
+            check_fixture_rows(rows, data_types, fixture)
+        except ValueError as exc:
+            raise CompilationError(str(exc)) from None
 
     def debug_query(self) -> None:
         self.execute("select 1 as id")

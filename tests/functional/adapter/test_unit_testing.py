@@ -98,6 +98,7 @@ from {{ ref('tokens_upstream') }}
     # an ephemeral model exposing Amp's reserved `_block_num`: fixture rows for it must leave it out
     "raw_blocks.sql": "select _block_num, block_num, timestamp from {{ source('eth', 'blocks') }}",
     "late_blocks.sql": "select block_num from {{ ref('raw_blocks') }} where block_num > 1",
+    "block_hashes.sql": "select block_num, hash from {{ source('eth', 'blocks') }}",
     # an ephemeral upstream Amp cannot plan: its fixture rows cannot be typed
     "broken_upstream.sql": "select no_such_function(1) as id",
     "over_broken.sql": "select id from {{ ref('broken_upstream') }}",
@@ -321,6 +322,39 @@ unit_tests:
       rows:
         - {{invalid_column_name: 1}}
 
+  # must error: hex values their FixedSizeBinary / binary column cannot hold (safe_cast would
+  # make them NULL, silently)
+  - name: hex_too_short_on_source
+    model: stg_transfers
+    given:
+      - input: source('eth', 'logs')
+        rows:
+          - {{block_num: 5, address: "{USDC}"}}
+          - {{block_num: 6, address: "0x1234"}}
+    expect:
+      rows: []
+
+  - name: hex_too_long_in_expected_output
+    model: block_hashes
+    given:
+      - input: source('eth', 'blocks')
+        rows:
+          - {{block_num: 1, hash: "{H32}aa"}}
+    expect:
+      rows:
+        - {{block_num: 1, hash: "{H32}aabb"}}
+
+  - name: hex_odd_digits_on_ephemeral
+    model: token_hex
+    given:
+      - input: ref('tokens_upstream')
+        format: csv
+        rows: |
+          token,block_num
+          0xabc,1
+    expect:
+      rows: []
+
   # must error: Amp reserves `_` names, so fixtures cannot set _block_num
   - name: reserved_block_num
     model: blocks_per_day
@@ -354,6 +388,21 @@ EXPECTED = {
         "Invalid column name: 'invalid_column_name' in unit test fixture for expected output.",
     ),
     "reserved_block_num": ("error", "Amp reserves names starting with '_'"),
+    "hex_too_short_on_source": (
+        "error",
+        "Unit test fixture for 'logs', row 2, column 'address': '0x1234' is 2 bytes, but the "
+        "column is FixedSizeBinary(20): expected 20 bytes (40 hex digits after 0x)",
+    ),
+    "hex_too_long_in_expected_output": (
+        "error",
+        f"Unit test fixture for expected output, row 1, column 'hash': '{H32}aabb' is 33 bytes, "
+        "but the column is FixedSizeBinary(32): expected 32 bytes (64 hex digits after 0x)",
+    ),
+    "hex_odd_digits_on_ephemeral": (
+        "error",
+        "Unit test fixture for 'tokens_upstream', row 1, column 'token': '0xabc' has an odd "
+        "number of hex digits (3)",
+    ),
 }
 
 

@@ -16,6 +16,8 @@
     values are cast to those types (csv `9` on a BIGINT column is 9, '0x…' on a binary column is
     bytes) and columns a row leaves out are typed NULLs.
   * `format: sql` rows are used as written.
+  * A value its binary column cannot hold ('0x…' of the wrong length for FixedSizeBinary(n), odd or
+    non-hex digits) is a compile error naming the fixture, row and column, not a silent NULL.
 -#}
 {%- materialization unit, adapter='amp' -%}
 
@@ -43,6 +45,7 @@
   {%- endfor -%}
 
   {% if not expected_sql %}
+  {%   do adapter.amp_check_fixture_rows(expected_rows, column_name_to_data_types, 'expected output') %}
   {%   set expected_sql = get_expected_sql(expected_rows, column_name_to_data_types, column_name_to_quoted) %}
   {% endif %}
   {% set unit_test_sql = get_unit_test_sql(sql, expected_sql, expected_column_names_quoted) %}
@@ -149,6 +152,7 @@ select * from dbt_internal_unit_test_expected
 {%- endfor -%}
 
 {{ validate_fixture_rows(rows, row_number) }}
+{%- do adapter.amp_check_fixture_rows(rows, column_name_to_data_types, "'" ~ model.name ~ "'") -%}
 
 {%- for row in rows -%}
 {%-   set formatted_row = format_row(row, column_name_to_data_types) -%}
