@@ -7,11 +7,8 @@ import pytest
 from dbt.parser.unit_tests import UnitTestManifestLoader
 from dbt.version import __version__ as dbt_core_version
 
-from dbt.adapters.amp.dependencies import (
-    ParserHookError,
-    install_parser_hook,
-    supported_dbt_core,
-)
+from dbt.adapters.amp.dbt_hooks import DbtCoreHookError, supported_dbt_core
+from dbt.adapters.amp.dependencies import install_parser_hook
 
 
 def test_installed_once():
@@ -19,7 +16,7 @@ def test_installed_once():
     wrapped = manifest_module._process_refs
     install_parser_hook()
     assert manifest_module._process_refs is wrapped
-    assert getattr(wrapped, "_amp_dependencies_hook", False)
+    assert getattr(wrapped, "_amp_dbt_hook", False)
 
 
 @pytest.mark.parametrize(
@@ -36,10 +33,11 @@ def test_installed_once():
 )
 def test_a_missing_hook_point_is_a_clear_error(monkeypatch, owner, name, missing):
     monkeypatch.delattr(owner, name)
-    with pytest.raises(ParserHookError) as exc:
+    with pytest.raises(DbtCoreHookError) as exc:
         install_parser_hook()
     message = str(exc.value)
-    assert f"dbt-amp cannot hook into the parser of dbt-core {dbt_core_version}" in message
+    assert f"dbt-amp cannot hook into dbt-core {dbt_core_version}" in message
+    assert "to keep `ref('<dependency alias>')` out of dbt's DAG" in message
     assert missing in message
     assert f"pip install '{supported_dbt_core()}'" in message
     assert "static_parser" not in message
@@ -49,5 +47,5 @@ def test_a_missing_parser_module_is_a_clear_error(monkeypatch):
     import sys
 
     monkeypatch.setitem(sys.modules, "dbt.parser.unit_tests", None)  # import raises ImportError
-    with pytest.raises(ParserHookError, match="a parser module is missing"):
+    with pytest.raises(DbtCoreHookError, match="a parser module is missing"):
         install_parser_hook()

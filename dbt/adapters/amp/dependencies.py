@@ -19,7 +19,7 @@ At compile time the adapter's `ref` macro renders an alias as the dataset refere
 dbt-core internals that are stable since dbt-core 1.0 (`render_update`, `_process_refs`) and 1.8
 (unit tests). There is no fallback without them (with the static parser off, dbt records the ref
 while rendering the model), so if one is missing the adapter refuses to load, naming the
-dbt-core version (ParserHookError).
+dbt-core version (dbt_hooks.DbtCoreHookError).
 """
 
 from __future__ import annotations
@@ -28,11 +28,11 @@ import functools
 from typing import Any
 
 from dbt_common.contracts.config.base import BaseConfig
-from dbt_common.exceptions import CompilationError, DbtRuntimeError
+from dbt_common.exceptions import CompilationError
 
+from dbt.adapters.amp.dbt_hooks import hook_error, missing_functions, wrap_once
 from dbt.adapters.amp.references import validate_dependencies
 
-_PATCHED = "_amp_dependencies_hook"
 # The resource types `ref()` can name: a dependency alias with one of their names shadows it.
 REFABLE = ("model", "seed", "snapshot")
 
@@ -154,7 +154,6 @@ def _wrap_render_update(render_update):
         promote_registered_model(node)
         return result
 
-    setattr(wrapper, _PATCHED, True)
     return wrapper
 
 
@@ -169,7 +168,6 @@ def _wrap_process_refs(process_refs):
             promote_registered_model(node)  # `register: true` from a properties YAML
         return process_refs(manifest, current_project, node, *args, **kwargs)
 
-    setattr(wrapper, _PATCHED, True)
     return wrapper
 
 
@@ -187,66 +185,32 @@ def _wrap_parse_unit_test_case(parse_unit_test_case):
                 drop_dependency_refs(unit_node)
         return result
 
-    setattr(wrapper, _PATCHED, True)
     return wrapper
 
 
-class ParserHookError(DbtRuntimeError):
-    """dbt-core's parser lacks what dbt-amp hooks into: dependency aliases cannot work."""
-
-
-def supported_dbt_core() -> str:
-    """The dbt-core requirement dbt-amp was installed with (`dbt-core>=1.11,<1.12`)."""
-    from importlib.metadata import PackageNotFoundError, requires
-
-    try:
-        for requirement in requires("dbt-amp") or []:
-            if requirement.replace(" ", "").startswith(("dbt-core>", "dbt-core<", "dbt-core=")):
-                return requirement.split(";")[0].replace(" ", "")
-    except PackageNotFoundError:  # pragma: no cover - running from a source tree
-        pass
-    return "dbt-core"
-
-
-def _parser_hook_error(missing: list[str]) -> ParserHookError:
-    from dbt.version import __version__ as dbt_core_version
-
-    return ParserHookError(
-        f"dbt-amp cannot hook into the parser of dbt-core {dbt_core_version}: "
-        f"{'; '.join(missing)}. dbt-amp needs it to keep `ref('<dependency alias>')` out of "
-        "dbt's DAG (without it dbt fails with \"depends on a node named '<alias>' which was not "
-        'found", and no dbt flag avoids that). Install a dbt-core that dbt-amp supports: '
-        f"pip install '{supported_dbt_core()}' (or a dbt-amp release made for dbt-core "
-        f"{dbt_core_version})."
-    )
-
-
 def install_parser_hook() -> None:
-    """Install the hooks once per process; raise ParserHookError if dbt-core lacks one."""
+    """Install the hooks once per process; raise DbtCoreHookError if dbt-core lacks one."""
+    needed_for = (
+        "to keep `ref('<dependency alias>')` out of dbt's DAG (without it dbt fails with "
+        "\"depends on a node named '<alias>' which was not found\", and no dbt flag avoids that)"
+    )
     try:
         import dbt.parser.manifest as manifest_module
         from dbt.parser.base import ConfiguredParser
         from dbt.parser.models import ModelParser
         from dbt.parser.unit_tests import UnitTestManifestLoader
     except ImportError as exc:
-        raise _parser_hook_error([f"a parser module is missing ({exc})"]) from exc
-    targets = [
-        (ConfiguredParser, "render_update", _wrap_render_update, True),
-        (ModelParser, "render_update", _wrap_render_update, False),  # overrides it, or inherits
-        (UnitTestManifestLoader, "parse_unit_test_case", _wrap_parse_unit_test_case, True),
+        raise hook_error([f"a parser module is missing ({exc})"], needed_for) from exc
+    required = [
+        (ConfiguredParser, "render_update"),
+        (UnitTestManifestLoader, "parse_unit_test_case"),
+        (manifest_module, "_process_refs"),
     ]
-    missing = [
-        f"{owner.__module__}.{owner.__name__}.{name} is missing"
-        for owner, name, _, required in targets
-        if required and not callable(owner.__dict__.get(name))
-    ]
-    if not callable(getattr(manifest_module, "_process_refs", None)):
-        missing.append("dbt.parser.manifest._process_refs is missing")
+    missing = missing_functions(required)
     if missing:
-        raise _parser_hook_error(missing)
-    for owner, name, wrap, _ in targets:
-        method = owner.__dict__.get(name)
-        if method is not None and not getattr(method, _PATCHED, False):
-            setattr(owner, name, wrap(method))
-    if not getattr(manifest_module._process_refs, _PATCHED, False):
-        manifest_module._process_refs = _wrap_process_refs(manifest_module._process_refs)
+        raise hook_error(missing, needed_for)
+    wrap_once(ConfiguredParser, "render_update", _wrap_render_update)
+    if "render_update" in vars(ModelParser):  # ModelParser overrides it (else it inherits)
+        wrap_once(ModelParser, "render_update", _wrap_render_update)
+    wrap_once(UnitTestManifestLoader, "parse_unit_test_case", _wrap_parse_unit_test_case)
+    wrap_once(manifest_module, "_process_refs", _wrap_process_refs)

@@ -37,6 +37,7 @@ from dbt.adapters.amp.dependencies import (
 from dbt.adapters.amp.evm_signatures import EventSignatureError, parse_event_signature
 from dbt.adapters.amp.fixtures import check_fixture_rows
 from dbt.adapters.amp.incremental import STRATEGY, BlockRangeTracker
+from dbt.adapters.amp.query_ctes import install_query_cte_hook
 from dbt.adapters.amp.relation import AmpDatasetRelation, AmpRelation
 from dbt.adapters.amp.sql_text import strip_trailing_comments
 
@@ -44,6 +45,9 @@ logger = AdapterLogger("Amp")
 
 COLUMNS_SQL = "select * from {relation}"
 _TRACKER_LOCK = threading.Lock()
+# What `ref()` to a model renders, by materialization: these are inlined as CTEs (dbt for
+# ephemeral, query_ctes.py for query); any other would need a relation on Amp and is refused.
+INLINED_AS_CTE = ("ephemeral", "query")
 
 
 class AmpAdapter(SQLAdapter):
@@ -66,9 +70,10 @@ class AmpAdapter(SQLAdapter):
     )
 
     def __init__(self, config, mp_context) -> None:
-        # before dbt parses anything; raises ParserHookError (naming the dbt-core version) if
-        # dbt-core's parser lacks what the dependency-alias hook needs
+        # before dbt parses anything; DbtCoreHookError (naming the dbt-core version) if dbt-core
+        # lacks a function these wrap
         install_parser_hook()
+        install_query_cte_hook()
         super().__init__(config, mp_context)
         self._admin: AdminClient | None = None
         self._admin_lock = threading.Lock()
@@ -404,8 +409,9 @@ class AmpAdapter(SQLAdapter):
     def amp_check_ref_target(
         self, graph: Any, model: Any, args: Any, kwargs: Any
     ) -> AmpRelation | None:
-        """Refuse a ref to a `query` model (terminal) or to a model dbt-amp cannot build; for a
-        dataset model, the relation of its dataset table (dbt's would name the namespace)."""
+        """For a dataset model, the relation of its dataset table (dbt's would name the
+        namespace); refuse a ref to a model that would need a relation on Amp (view, table,
+        ...). `ephemeral` and `query` models are inlined as CTEs and never reach this check."""
         name = kwargs.get("name") or (args[-1] if args else None)
         package = kwargs.get("package") or (args[0] if len(args) == 2 else None)
         _, models = self._graph_index(graph)
@@ -415,24 +421,9 @@ class AmpAdapter(SQLAdapter):
         if is_dataset_node(target):
             return self.amp_dataset_relation_of(target)
         materialized = target.get("config", {}).get("materialized")
-        if materialized == "ephemeral":
+        if materialized in INLINED_AS_CTE:
             return None
         here = node_label(model, "model")
-        if materialized == "query":
-            if node_get(model, "resource_type") in ("test", "unit_test"):
-                fix = (
-                    f"Put the test on the ephemeral model upstream of '{name}' instead (or make "
-                    f"'{name}' materialized='ephemeral')."
-                )
-            else:
-                fix = (
-                    f"Make '{name}' materialized='ephemeral' (inlined as a CTE), or ref its "
-                    "upstream instead."
-                )
-            raise CompilationError(
-                f"{here} refs '{name}', a `query` model. A query model is a terminal node: Amp "
-                f"keeps no result to select from. {fix}"
-            )
         raise CompilationError(
             f"{here} refs '{name}', which is materialized='{materialized}'"
             + (" (dbt's default)" if not _explicit_materialization(target) else "")

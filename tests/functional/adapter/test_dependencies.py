@@ -11,7 +11,7 @@ import pytest
 from dbt.tests.util import run_dbt, run_dbt_and_capture, write_file
 from dbt_common.exceptions import CompilationError, DbtRuntimeError
 
-from dbt.adapters.amp.dependencies import supported_dbt_core
+from dbt.adapters.amp.dbt_hooks import supported_dbt_core
 
 IN_FILE = """
 {{ config(dependencies={'eth': '_/eth_firehose@1.0.0'}) }}
@@ -273,7 +273,8 @@ class TestParserHookMissing:
         )
         output = done.stdout + done.stderr
         assert done.returncode == 2, output
-        assert "dbt-amp cannot hook into the parser of dbt-core 1.11" in output, output
+        assert "dbt-amp cannot hook into dbt-core 1.11" in output, output
+        assert "dbt.parser.manifest._process_refs is missing" in output
         assert f"pip install '{supported_dbt_core()}'" in output
         assert "named 'eth' which was not found" not in output and "Traceback" not in output
         assert "Found 1 model" not in output  # stopped before parsing

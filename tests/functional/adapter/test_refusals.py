@@ -22,21 +22,12 @@ class TestRefusals:
             "as_mv.sql": "{{ config(materialized='materialized_view') }}\nselect 1 as id",
             "as_python.py": "def model(dbt, session):\n    return None\n",
             "unconfigured.sql": "select 1 as id",
-            "terminal.sql": "{{ config(materialized='query') }}\nselect 1 as id",
-            "refs_terminal.sql": "{{ config(materialized='ephemeral') }}\n"
-            "select * from {{ ref('terminal') }}",
             "refs_view.sql": "{{ config(materialized='query') }}\n"
             "select * from {{ ref('unconfigured') }}",
             "eph.sql": "{{ config(materialized='ephemeral') }}\nselect 1 as id",
             "schema.yml": "version: 2\nmodels:\n  - name: eph\n    columns:\n"
-            "      - name: id\n        data_tests: [not_null]\n"
-            "  - name: terminal\n    columns:\n"
-            "      - name: id\n        data_tests: [unique]\n",
+            "      - name: id\n        data_tests: [not_null]\n",
         }
-
-    @pytest.fixture(scope="class")
-    def tests(self):
-        return {"on_terminal.sql": "select * from {{ ref('terminal') }} where id < 0"}
 
     @pytest.fixture(scope="class")
     def seeds(self):
@@ -86,23 +77,9 @@ class TestRefusals:
         assert "cannot store failures" in message and READ_ONLY in message
         run_dbt(["test", "-s", "eph"])  # without the flag the same test passes
 
-    def test_ref_to_query_or_unbuildable_model(self, project):
-        with pytest.raises(DbtRuntimeError) as exc:
-            run_dbt(["compile", "-s", "refs_terminal"])
-        output = str(exc.value)
-        assert "refs 'terminal', a `query` model" in output
-        assert "terminal node" in output and "'ephemeral'" in output
+    def test_ref_to_an_unbuildable_model(self, project):
         with pytest.raises(DbtRuntimeError) as exc:
             run_dbt(["compile", "-s", "refs_view"])
         output = str(exc.value)
         assert "refs 'unconfigured', which is materialized='view' (dbt's default)" in output
         assert "models: {test: {+materialized: ephemeral}}" in output
-
-    def test_tests_on_a_query_model(self, project):
-        results, output = run_dbt_and_capture(["test", "-s", "terminal"], expect_pass=False)
-        messages = {r.node.name: r.message or "" for r in results}
-        assert sorted(messages) == ["on_terminal", "unique_terminal_id"]
-        for name, message in messages.items():
-            assert f"test '{name}'" in message and "refs 'terminal', a `query` model" in message
-            assert "Put the test on the ephemeral model upstream of 'terminal'" in message
-            assert "ref its upstream" not in message

@@ -10,7 +10,9 @@
     copies them onto the unit-test node). An alias with the name of a model is a compile error.
   * a ref to a `dataset` model renders its dataset table, `"<namespace>/<name>@<version|dev>".<table>`
     (the manifest builder pins it to the registered manifest hash in a dependent dataset).
-  * a ref to a `query` model (terminal) or to a model dbt-amp cannot build is a compile error.
+  * a ref to an `ephemeral` or a `query` model is inlined as a CTE (dbt's relation, `is_cte`; for
+    query models through dbt/adapters/amp/query_ctes.py), so tests and other models can use both;
+    a ref to a model dbt-amp cannot build (view, table, ...) is a compile error.
 -#}
 {% macro ref() -%}
   {%- set plain = (varargs | length == 1) and (kwargs | length == 0) -%}

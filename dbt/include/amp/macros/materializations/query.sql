@@ -1,7 +1,8 @@
 {#-
   `query`: plan and execute the compiled SQL over Flight, count rows and bytes from the Arrow
   stream (no agate table), and record rows, bytes, duration and the block ranges Amp reports in
-  `adapter_response`. Nothing is created on the server; a query model is a terminal node.
+  `adapter_response`. Nothing is created on the server: `ref()` to a query model inlines its SQL
+  as a CTE (dbt/adapters/amp/query_ctes.py), so tests and downstream models read the same query.
 
   Hooks run in the same order as in dbt's table materialization: `before_begin` (outside a
   transaction), pre-hooks, the query, post-hooks, `after_commit`. An enforced contract
