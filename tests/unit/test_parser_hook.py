@@ -1,4 +1,4 @@
-"""The dependency-alias parser hook: installed once, and a clear error (naming the dbt-core
+"""The dbt-core wrappers (dependency aliases in the parser, query-model CTEs): installed once, and a clear error (naming the dbt-core
 version and what to install) when dbt-core's parser lacks what it wraps. The missing pieces are
 simulated by removing them from dbt-core's modules for the duration of a test."""
 
@@ -49,3 +49,17 @@ def test_a_missing_parser_module_is_a_clear_error(monkeypatch):
     monkeypatch.setitem(sys.modules, "dbt.parser.unit_tests", None)  # import raises ImportError
     with pytest.raises(DbtCoreHookError, match="a parser module is missing"):
         install_parser_hook()
+
+
+def test_a_missing_compiler_function_is_a_clear_error(monkeypatch):
+    from dbt.compilation import Compiler
+
+    from dbt.adapters.amp.query_ctes import install_query_cte_hook
+
+    install_query_cte_hook()
+    monkeypatch.delattr(Compiler, "_recursively_prepend_ctes")
+    with pytest.raises(DbtCoreHookError) as exc:
+        install_query_cte_hook()
+    message = str(exc.value)
+    assert "dbt.compilation.Compiler._recursively_prepend_ctes is missing" in message
+    assert "to inline `ref()` to a `query` model as a CTE" in message
