@@ -16,7 +16,15 @@ from dbt_common.contracts.constraints import ConstraintType
 from dbt_common.exceptions import CompilationError, DbtRuntimeError
 
 from dbt.adapters.amp.admin import AdminClient
+from dbt.adapters.amp.catalog import (
+    EPHEMERAL_MODEL,
+    QUERY_MODEL,
+    SOURCE,
+    CatalogEntry,
+    catalog_table,
+)
 from dbt.adapters.amp.column import AmpColumn
+from dbt.adapters.amp.compiled import compiled_sql
 from dbt.adapters.amp.connections import AmpAdapterResponse, AmpConnectionManager
 from dbt.adapters.amp.dataset_build import (
     AmpDatasetResponse,
@@ -37,7 +45,7 @@ from dbt.adapters.amp.dependencies import (
 from dbt.adapters.amp.evm_signatures import EventSignatureError, parse_event_signature
 from dbt.adapters.amp.fixtures import check_fixture_rows
 from dbt.adapters.amp.incremental import STRATEGY, BlockRangeTracker
-from dbt.adapters.amp.query_ctes import install_query_cte_hook
+from dbt.adapters.amp.query_ctes import install_query_cte_hook, is_query_model
 from dbt.adapters.amp.relation import AmpDatasetRelation, AmpRelation
 from dbt.adapters.amp.sql_text import strip_trailing_comments
 
@@ -169,10 +177,6 @@ class AmpAdapter(SQLAdapter):
         The fixture node has the model's unique_id, but the unit-test manifest holds only the
         fixtures, so the model is compiled from the full manifest (a copy of the node; nothing
         is written) and its SQL is planned on the server (no execution)."""
-        import copy
-
-        from dbt.compilation import Compiler
-
         manifest = self.get_macro_resolver()
         nodes = getattr(manifest, "nodes", None) or {}
         node = nodes.get(f"{unique_id}.v{version}") if version is not None else None
@@ -189,12 +193,7 @@ class AmpAdapter(SQLAdapter):
         if node is None:
             raise CompilationError(f"{hint}: {unique_id!r} is not in the manifest. {remedy}")
         try:
-            node = copy.deepcopy(node)
-            node.extra_ctes, node.extra_ctes_injected, node.compiled = [], False, False
-            node._pre_injected_sql = None
-            compiled = Compiler(self.config).compile_node(node, manifest, {}, write=False)
-            sql = strip_trailing_comments(compiled.compiled_code)
-            return self.get_column_schema_from_query(f"select * from (\n{sql}\n) as fixture_input")
+            return self.get_column_schema_from_query(compiled_sql(self.config, manifest, node))
         except Exception as exc:  # noqa: BLE001 - re-raised with the remedy
             raise CompilationError(f"{hint}: {exc}. {remedy}") from exc
 
@@ -475,62 +474,55 @@ class AmpAdapter(SQLAdapter):
             )
         return f"{name} cannot be built as materialized='{kind}': {why}. Instead, {alternatives}."
 
-    @available
-    def amp_catalog_for_relations(self, relations: list, graph: Any = None) -> Any:
-        """Catalog rows for the relations that exist on Amp: sources (dataset tables). Query and
-        ephemeral models create nothing on the server, so they have no catalog entry."""
-        not_relations = {
-            (node_get(node, "schema"), node_get(node, "alias"))
-            for node in (graph or {}).get("nodes", {}).values()
-            if node_get(node_get(node, "config", {}), "materialized") in ("query", "ephemeral")
-        }
-        return self._catalog(
-            [
-                r
-                for r in relations
-                if not getattr(r, "is_cte", False)
-                and (r.schema, r.identifier) not in not_relations
-            ]
-        )
+    # --- docs: every source and every model dbt-amp runs --------------------------------------
 
-    @available
-    def amp_catalog_for_schemas(self, schemas: Any) -> Any:
-        return self._catalog([])
-
-    def _catalog(self, relations: list) -> Any:
-        from dbt_common.clients.agate_helper import table_from_data_flat
-
-        columns = ["table_database", "table_schema", "table_name", "table_type", "table_comment"]
-        columns += ["table_owner", "column_name", "column_index", "column_type", "column_comment"]
-        rows = []
-        for relation in relations:
+    def get_filtered_catalog(self, relation_configs, used_schemas, relations=None):
+        """Catalog entries for sources, query models and ephemeral models (catalog.py). With
+        `relations` (a selection), sources and query models outside it are left out; ephemeral
+        models have no relation, so all are planned and dbt keeps the selected ones."""
+        manifest = self.get_macro_resolver()
+        wanted = None if relations is None else {_relation_key(r) for r in relations}
+        entries = [
+            CatalogEntry(node, SOURCE if node.resource_type == "source" else QUERY_MODEL)
+            for node in relation_configs
+            if (node.resource_type == "source" or is_query_model(node))
+            and (wanted is None or _relation_key(node) in wanted)
+        ]
+        entries += [
+            CatalogEntry(node, EPHEMERAL_MODEL)
+            for node in getattr(manifest, "nodes", {}).values()
+            if node.resource_type == "model" and node.config.materialized == "ephemeral"
+        ]
+        planned = []
+        for entry in entries:
             try:
-                cols = self.get_columns_in_relation(relation)
-            except Exception as exc:  # noqa: BLE001 - one bad source must not sink docs
-                logger.warning(f"Skipping {relation} in the catalog: {exc}")
+                if entry.kind == SOURCE:
+                    relation = self.Relation.create_from(self.config, entry.node)
+                    columns = self.get_columns_in_relation(relation)
+                else:
+                    sql = compiled_sql(self.config, manifest, entry.node)
+                    columns = self.get_column_schema_from_query(sql)
+            except Exception as exc:  # noqa: BLE001 - one bad node must not sink the docs
+                logger.warning(f"Skipping {entry.label} in the catalog: {exc}")
                 continue
-            for index, col in enumerate(cols, start=1):
-                rows.append(
-                    [
-                        relation.database,
-                        relation.schema,
-                        relation.identifier,
-                        "TABLE",
-                        None,
-                        None,
-                        col.name,
-                        index,
-                        col.dtype,
-                        None,
-                    ]
-                )
-        return table_from_data_flat([dict(zip(columns, r, strict=False)) for r in rows], columns)
+            planned.append((entry, columns))
+        return catalog_table(planned), []
+
+    def get_catalog(self, relation_configs, used_schemas):
+        return self.get_filtered_catalog(relation_configs, used_schemas)
 
     def submit_python_job(self, parsed_model: dict, compiled_code: str):
         # reached only by a custom materialization: dbt-amp's own refuse Python models earlier
         raise DbtRuntimeError(
             self.amp_refusal_message(parsed_model, "python", self.config.project_name)
         )
+
+
+def _relation_key(node: Any) -> tuple:
+    """(database, schema, identifier), case-folded: how dbt matches catalog rows to nodes."""
+    return tuple(
+        (getattr(node, k, None) or "").casefold() for k in ("database", "schema", "identifier")
+    )
 
 
 def _explicit_materialization(node: Any) -> bool:

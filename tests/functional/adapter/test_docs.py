@@ -1,10 +1,17 @@
-"""`dbt docs generate`: the catalog holds Amp's dataset tables (planned, not scanned); query and
-ephemeral models create nothing on Amp and are left out without noise."""
+"""`dbt docs generate`: the catalog holds Amp's dataset tables and every ephemeral and query model,
+each with columns and types from planning (GetFlightInfo only, nothing executed) and descriptions
+from the YAML; models without rows keep their columns; one broken model is skipped with a warning;
+the README's example project has every model in the catalog with its columns."""
 
 import json
+import shutil
+from pathlib import Path
 
 import pytest
-from dbt.tests.util import run_dbt_and_capture
+import yaml
+from dbt.tests.util import run_dbt, run_dbt_and_capture
+
+from tests.profiles import amp_target
 
 SOURCES = """
 version: 2
@@ -13,10 +20,31 @@ sources:
     schema: "_/eth_rpc@0.0.0"
     tables:
       - name: logs
+        description: Raw EVM logs.
+        columns:
+          - {name: address, description: The emitting contract.}
       - name: blocks
+models:
+  - name: stg_logs
+    description: Logs with their block.
+    columns:
+      - {name: tx_hash, description: The transaction's hash.}
+  - name: report
+    description: How many logs there are.
 """
 STG = "select block_num, tx_hash from {{ source('eth', 'logs') }}"
 REPORT = "{{ config(materialized='query') }}\nselect count(*) as n from {{ ref('stg_logs') }}"
+# no rows: the planned columns stay
+NOTHING = "{{ config(materialized='query') }}\nselect block_num, hash from {{ source('eth', 'blocks') }} where false"
+BROKEN = "select no_such_column from {{ source('eth', 'blocks') }}"
+
+
+def read_catalog(project_root) -> dict:
+    return json.loads((Path(project_root) / "target" / "catalog.json").read_text("utf-8"))
+
+
+def column_types(entry: dict) -> dict:
+    return {name: col["type"] for name, col in entry["columns"].items()}
 
 
 class TestDocsGenerate:
@@ -26,16 +54,71 @@ class TestDocsGenerate:
 
     @pytest.fixture(scope="class")
     def models(self):
-        return {"sources.yml": SOURCES, "stg_logs.sql": STG, "report.sql": REPORT}
+        return {
+            "sources.yml": SOURCES,
+            "stg_logs.sql": STG,
+            "report.sql": REPORT,
+            "nothing.sql": NOTHING,
+            "broken.sql": BROKEN,
+        }
 
     def test_catalog(self, project):
         _, output = run_dbt_and_capture(["docs", "generate"])
-        assert "Skipping" not in output
-        catalog = json.loads((project.project_root / "target" / "catalog.json").read_text("utf-8"))
+        assert "Skipping model 'broken' in the catalog" in output
+        assert "No field named no_such_column" in output
+        catalog = read_catalog(project.project_root)
         logs = catalog["sources"]["source.test.eth.logs"]
         assert logs["metadata"]["schema"] == "_/eth_rpc@0.0.0"
-        columns = {name: col["type"] for name, col in logs["columns"].items()}
+        assert logs["metadata"]["comment"] == "Raw EVM logs."
+        assert logs["columns"]["address"]["comment"] == "The emitting contract."
+        columns = column_types(logs)
         assert list(columns)[:3] == ["_block_num", "block_hash", "block_num"]
         assert columns["block_num"] == "BIGINT UNSIGNED"
-        assert "20" in columns["address"]  # FixedSizeBinary(20)
-        assert catalog["nodes"] == {}
+        assert columns["address"] == "FixedSizeBinary(20)"
+        nodes = catalog["nodes"]
+        assert sorted(nodes) == ["model.test.nothing", "model.test.report", "model.test.stg_logs"]
+        stg = nodes["model.test.stg_logs"]
+        assert stg["metadata"]["type"] == "EPHEMERAL"
+        assert stg["metadata"]["comment"] == "Logs with their block."
+        assert column_types(stg) == {
+            "block_num": "BIGINT UNSIGNED",
+            "tx_hash": "FixedSizeBinary(32)",
+        }
+        assert stg["columns"]["tx_hash"]["comment"] == "The transaction's hash."
+        report = nodes["model.test.report"]
+        assert report["metadata"]["type"] == "QUERY" and column_types(report) == {"n": "BIGINT"}
+        assert column_types(nodes["model.test.nothing"]) == {
+            "block_num": "BIGINT UNSIGNED",
+            "hash": "FixedSizeBinary(32)",
+        }
+
+    def test_selection(self, project):
+        run_dbt(["docs", "generate", "-s", "report"])
+        catalog = read_catalog(project.project_root)
+        assert sorted(catalog["nodes"]) == ["model.test.report"]
+
+
+EXAMPLE_PROJECT = Path(__file__).resolve().parents[3] / "integration_tests"
+
+
+def test_example_project_catalog_has_every_model_with_columns(amp_server, tmp_path):
+    root = tmp_path / "example"
+    shutil.copytree(
+        EXAMPLE_PROJECT, root, ignore=shutil.ignore_patterns("target", "logs", ".user.yml")
+    )
+    profiles = {"amp_analytics": {"target": "local", "outputs": {"local": amp_target(amp_server)}}}
+    (root / "profiles.yml").write_text(yaml.safe_dump(profiles))
+    _, output = run_dbt_and_capture(
+        ["docs", "generate", "--project-dir", str(root), "--profiles-dir", str(root)]
+    )
+    assert "Skipping" not in output, output
+    manifest = json.loads((root / "target" / "manifest.json").read_text("utf-8"))
+    models = {uid: n for uid, n in manifest["nodes"].items() if n["resource_type"] == "model"}
+    catalog = read_catalog(root)
+    assert sorted(catalog["nodes"]) == sorted(models) and len(models) >= 8
+    for uid, entry in catalog["nodes"].items():
+        types = column_types(entry)
+        assert types and all(types.values()), (uid, types)
+        documented = {name.lower() for name in models[uid]["columns"]}
+        assert documented <= {name.lower() for name in types}, (uid, documented, types)
+    assert sorted(catalog["sources"]) == sorted(manifest["sources"])

@@ -1,6 +1,7 @@
 {#- Amp is read-only for clients: dbt never creates, drops or lists relations on it. The
     schema/relation no-ops (create_schema, drop_schema, list_schemas, check_schema_exists,
-    list_relations_without_caching) are AmpAdapter methods: dbt calls those, not macros. -#}
+    list_relations_without_caching) are AmpAdapter methods: dbt calls those, not macros; so is
+    the catalog (AmpAdapter.get_filtered_catalog: sources, query and ephemeral models). -#}
 
 {% macro amp__get_columns_in_relation(relation) -%}
   {{ return(adapter.get_columns_in_relation(relation)) }}
@@ -40,14 +41,6 @@ select * from (
 ) as dbt_empty_subquery
 where false
 limit 0
-{%- endmacro %}
-
-{% macro amp__get_catalog(information_schema, schemas) -%}
-  {{ return(adapter.amp_catalog_for_schemas(schemas)) }}
-{%- endmacro %}
-
-{% macro amp__get_catalog_relations(information_schema, relations) -%}
-  {{ return(adapter.amp_catalog_for_relations(relations, graph)) }}
 {%- endmacro %}
 
 {% macro amp__alter_relation_comment(relation, relation_comment) -%}
