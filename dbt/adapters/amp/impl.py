@@ -23,6 +23,7 @@ from dbt.adapters.amp.catalog import (
     CatalogEntry,
     catalog_table,
 )
+from dbt.adapters.amp.check import selected_models
 from dbt.adapters.amp.column import AmpColumn
 from dbt.adapters.amp.compiled import compiled_sql
 from dbt.adapters.amp.connections import AmpAdapterResponse, AmpConnectionManager
@@ -205,6 +206,40 @@ class AmpAdapter(SQLAdapter):
             check_fixture_rows(rows, data_types, fixture)
         except ValueError as exc:
             raise CompilationError(str(exc)) from None
+
+    @available
+    def amp_check(self, select: Any = None, exclude: Any = None) -> str:
+        """Plan every selected model on the server without running it (`dbt run-operation
+        amp_check`). Each failure names the model and carries Amp's message; any failure makes
+        the operation fail. Planning is GetFlightInfo only: Amp plans, it does not execute."""
+        manifest = self.get_macro_resolver()
+        models = [
+            n for n in selected_models(manifest, select, exclude) if n.resource_type == "model"
+        ]
+        failures = []
+        for node in models:
+            label = node_label(node, "model")
+            materialized = node.config.materialized
+            if node.language == "python" or materialized not in INLINED_AS_CTE:
+                kind = "python" if node.language == "python" else materialized
+                problem = self.amp_refusal_message(node, kind, self.config.project_name)
+            else:
+                try:
+                    sql = compiled_sql(self.config, manifest, node)
+                    columns = self.get_column_schema_from_query(sql)
+                except Exception as exc:  # noqa: BLE001 - reported per model
+                    problem = getattr(exc, "msg", None) or str(exc)
+                else:
+                    logger.info(f"amp_check OK    {label}: {len(columns)} columns")
+                    continue
+            logger.info(f"amp_check ERROR {label}: {problem}")
+            failures.append(f"{label}: {problem}")
+        plural = "" if len(models) == 1 else "s"
+        summary = f"amp_check planned {len(models)} model{plural}: {len(failures)} failed"
+        if failures:
+            raise DbtRuntimeError(summary + "\n" + "\n".join(f"- {f}" for f in failures))
+        logger.info(summary)
+        return summary
 
     def debug_query(self) -> None:
         self.execute("select 1 as id")
