@@ -30,6 +30,7 @@ from dbt_common.exceptions import DbtDatabaseError, DbtRuntimeError
 from dbt.adapters.amp.credentials import AmpCredentials, TransportSettings, transport_of
 from dbt.adapters.amp.results import arrow_to_agate
 from dbt.adapters.amp.sql_text import columns_kept_sql, strip_trailing_comments
+from dbt.adapters.amp.suggestions import struct_field_hint
 from dbt.adapters.amp.types import arrow_type_to_sql, to_python_column
 
 if TYPE_CHECKING:
@@ -430,7 +431,10 @@ class AmpConnectionManager(SQLConnectionManager):
         except Exception as exc:
             logger.debug(f"Amp error while running:\n{sql}")
             connection = self.get_if_exists()
-            raise translate_error(exc, connection.credentials if connection else None) from exc
+            error = translate_error(exc, connection.credentials if connection else None)
+            if isinstance(error, DbtDatabaseError):
+                error.msg += struct_field_hint(error.msg, sql)
+            raise error from exc
 
     # --- no transactions ---------------------------------------------------------------------
 

@@ -32,6 +32,7 @@ from dbt_common.exceptions import CompilationError
 
 from dbt.adapters.amp.dbt_hooks import hook_error, missing_functions, wrap_once
 from dbt.adapters.amp.references import validate_dependencies
+from dbt.adapters.amp.suggestions import ref_suggestion
 
 # The resource types `ref()` can name: a dependency alias with one of their names shadows it.
 REFABLE = ("model", "seed", "snapshot")
@@ -158,15 +159,24 @@ def _wrap_render_update(render_update):
 
 
 def _wrap_process_refs(process_refs):
+    from dbt.exceptions import TargetNotFoundError
+
     @functools.wraps(process_refs)
     def wrapper(manifest, current_project, node, *args, **kwargs):
         # seeds have no refs (SeedNode.refs raises); exposures, metrics... have no `dependencies`
-        if getattr(node, "resource_type", None) != "seed" and isinstance(
+        configured = getattr(node, "resource_type", None) != "seed" and isinstance(
             getattr(node, "config", None), BaseConfig
-        ):
+        )
+        if configured:
             drop_dependency_refs(node, manifest)
             promote_registered_model(node)  # `register: true` from a properties YAML
-        return process_refs(manifest, current_project, node, *args, **kwargs)
+        try:
+            return process_refs(manifest, current_project, node, *args, **kwargs)
+        except TargetNotFoundError as exc:  # a ref to nothing: suggest the closest names
+            if exc.target_kind == "node" and not exc.disabled:
+                aliases = dependency_aliases(node) if configured else {}
+                exc.msg += ref_suggestion(manifest, node, exc.target_name, aliases)
+            raise
 
     return wrapper
 
