@@ -10,10 +10,12 @@ from dbt.adapters.base import available
 from dbt.adapters.base.impl import ConstraintSupport
 from dbt.adapters.base.relation import BaseRelation
 from dbt.adapters.capability import Capability, CapabilityDict, CapabilitySupport, Support
+from dbt.adapters.contracts.relation import RelationType
 from dbt.adapters.events.logging import AdapterLogger
 from dbt.adapters.sql import SQLAdapter
 from dbt_common.contracts.constraints import ConstraintType
-from dbt_common.exceptions import CompilationError, DbtRuntimeError
+from dbt_common.contracts.metadata import CatalogTable, ColumnMetadata, TableMetadata
+from dbt_common.exceptions import CompilationError, DbtDatabaseError, DbtRuntimeError
 
 from dbt.adapters.amp.admin import AdminClient
 from dbt.adapters.amp.catalog import (
@@ -240,6 +242,47 @@ class AmpAdapter(SQLAdapter):
             raise DbtRuntimeError(summary + "\n" + "\n".join(f"- {f}" for f in failures))
         logger.info(summary)
         return summary
+
+    def validate_sql(self, sql: str) -> AmpAdapterResponse:
+        """Plan `sql` without executing it (GetFlightInfo only). dbt's default sends
+        `explain <sql>`, which Amp refuses: it answers queries only."""
+        self.connections.plan_schema(sql)
+        return AmpAdapterResponse(_message="OK")
+
+    # --- relations that exist on Amp: dataset tables -----------------------------------------
+
+    def get_relation(self, database: str, schema: str, identifier: str) -> BaseRelation | None:
+        """The dataset table `"schema".identifier` if Amp can plan `select * from` it (dbt's
+        default looks in a relation cache that dbt-amp keeps empty: it lists nothing)."""
+        relation = self.Relation.create(
+            database=database, schema=schema, identifier=identifier, type=RelationType.Table
+        )
+        try:
+            self.get_columns_in_relation(relation)
+        except DbtDatabaseError as exc:
+            logger.debug(f"No relation {relation} on Amp: {exc}")
+            return None
+        return relation
+
+    def get_catalog_for_single_relation(self, relation: BaseRelation) -> CatalogTable | None:
+        """Table and column metadata of one dataset table, planned (None if Amp has none)."""
+        try:
+            columns = self.get_columns_in_relation(relation)
+        except DbtDatabaseError:
+            return None
+        return CatalogTable(
+            metadata=TableMetadata(
+                type=SOURCE,
+                schema=relation.schema,
+                name=relation.identifier,
+                database=relation.database,
+            ),
+            columns={
+                c.name: ColumnMetadata(type=c.dtype, index=i, name=c.name)
+                for i, c in enumerate(columns, start=1)
+            },
+            stats={},
+        )
 
     def debug_query(self) -> None:
         self.execute("select 1 as id")

@@ -5,13 +5,10 @@ no temp table), the amp `get_fixture_sql` (no reserved `_block_num` in fixture r
 literal rows for ephemeral-model inputs) and `amp__safe_cast` (Arrow type names via arrow_cast,
 '0x…' literals for binary columns).
 
-dbt-tests-adapter's unit_testing suites (BaseUnitTestCaseInsensivity, BaseUnitTestInvalidInput,
-BaseUnitTestQuotedReservedWordColumnNames, BaseUnitTestingTypes) each build their upstream model
-as a table (`dbt run`, `assert len(results) == 2`) and share model and test names, so they cannot
-be subclassed as they are on Amp. Their scenarios are reproduced here with their own fixtures
-(the same YAML rows and expected messages) on ephemeral upstream models, next to Amp cases on the
-served chain, and everything runs in one dbt project with one `dbt test` invocation; each test
-asserts on the status (and message) of its own unit-test node.
+dbt-tests-adapter's unit_testing suites run as they are, on query models, in
+test_adapter_suites.py. Here their scenarios (the same YAML rows and expected messages) run on
+*ephemeral* upstream models, next to Amp cases on the served chain, all in one dbt project with one
+`dbt test` invocation; each test asserts on the status (and message) of its own unit-test node.
 """
 
 from __future__ import annotations

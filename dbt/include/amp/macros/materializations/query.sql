@@ -4,6 +4,7 @@
   `adapter_response`. Nothing is created on the server: `ref()` to a query model inlines its SQL
   as a CTE (dbt/adapters/amp/query_ctes.py), so tests and downstream models read the same query.
 
+  A `set_sql_header` block is sent in front of the query, as dbt's table materialization does.
   Hooks run in the same order as in dbt's table materialization: `before_begin` (outside a
   transaction), pre-hooks, the query, post-hooks, `after_commit`. An enforced contract
   (`contract: {enforced: true}`) is checked first: the server plans both the
@@ -23,7 +24,9 @@
   {%- endif -%}
   {{ run_hooks(pre_hooks, inside_transaction=False) }}
   {{ run_hooks(pre_hooks, inside_transaction=True) }}
-  {%- set response = adapter.run_query_model(sql, model, should_full_refresh()) -%}
+  {%- set sql_header = config.get('sql_header') -%}
+  {%- set query_sql = (sql_header ~ '\n' ~ sql) if sql_header else sql -%}
+  {%- set response = adapter.run_query_model(query_sql, model, should_full_refresh()) -%}
   {%- do store_result('main', response=response) -%}
   {{ run_hooks(post_hooks, inside_transaction=True) }}
   {{ run_hooks(post_hooks, inside_transaction=False) }}

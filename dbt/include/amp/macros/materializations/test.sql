@@ -1,6 +1,14 @@
-{#- dbt's test materialization without `--store-failures` (which would create a table). -#}
+{#- dbt's test materialization without `--store-failures` (which would create a table). An
+    invalid `store_failures_as` still gets dbt's own message first. -#}
 {%- materialization test, adapter='amp' -%}
   {% if should_store_failures() %}
+    {% set store_failures_as = config.get('store_failures_as') or 'table' %}
+    {% if store_failures_as not in ['table', 'view'] %}
+      {{ exceptions.raise_compiler_error(
+          "'" ~ store_failures_as ~ "' is not a valid value for `store_failures_as`. "
+          "Accepted values are: ['ephemeral', 'table', 'view']"
+      ) }}
+    {% endif %}
     {{ amp__refuse_materialization('store_failures') }}
   {% endif %}
   {% set limit = config.get('limit') %}
