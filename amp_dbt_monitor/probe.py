@@ -3,7 +3,7 @@
 Every Amp query result carries the block ranges it covers: per network, the end block of the
 synced data the query read and that block's timestamp (PROTOCOL §1.6, `app_metadata`). So one small
 aggregate query per chain table gives the chain head, and one per model gives the block its data
-is complete through, both in Amp's own block time. The adapter's Flight path (dbt.adapters.amp.flight)
+is complete through, both in Amp's own block time. The adapter's transport (dbt.adapters.amp.transport)
 sends them, with the adapter's transport settings (token, headers, TLS, timeout).
 """
 
@@ -11,14 +11,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-import adbc_driver_manager
 from dbt.adapters.exceptions import FailedToConnectError
 
 from amp_dbt_monitor.errors import ConfigError
 from amp_dbt_monitor.freshness import BlockMark
 from dbt.adapters.amp.connections import AmpAuthError, translate_error
 from dbt.adapters.amp.credentials import AmpCredentials, TransportSettings
-from dbt.adapters.amp.flight import FlightSide, QueryResult, fetch_query
+from dbt.adapters.amp.flight import QueryResult
+from dbt.adapters.amp.server_errors import AmpServerError
+from dbt.adapters.amp.transport import AmpTransport
 
 PROBE_ALIAS = "amp_monitor_probe"
 # Amp's words for a table no job has written yet (PROTOCOL §8.3): "no data", not an error.
@@ -89,17 +90,17 @@ class FlightProbe:
 
     def __init__(self, credentials: AmpCredentials, settings: TransportSettings) -> None:
         self.credentials = credentials
-        self.side = FlightSide(settings)
+        self.transport = AmpTransport(credentials, settings)
 
     def close(self) -> None:
-        self.side.close()
+        self.transport.close()
 
     def _run(self, sql: str) -> tuple[list, QueryResult]:
         """Rows and ranges; Amp's refusals come back as DbtDatabaseError, an unreachable server as
         FlightUnreachable, a refused token as ConfigError."""
         try:
-            table, result = fetch_query(self.side, sql)
-        except adbc_driver_manager.Error as exc:
+            table, result = self.transport.fetch_query(sql)
+        except AmpServerError as exc:
             error = translate_error(exc, self.credentials)
             if isinstance(error, AmpAuthError):
                 raise ConfigError(message_of(error)) from None

@@ -7,23 +7,21 @@ import threading
 import time
 from types import SimpleNamespace
 
-import adbc_driver_manager
 import pyarrow as pa
 import pyarrow.flight as fl
 import pytest
-from adbc_driver_manager import AdbcStatusCode
 from dbt.adapters.exceptions import FailedToConnectError
 from dbt_common.exceptions import DbtDatabaseError, DbtRuntimeError
 
 from dbt.adapters.amp.connections import (
     AmpAuthError,
     AmpConnectionManager,
-    AmpHandle,
     AmpTimeoutError,
     translate_error,
 )
 from dbt.adapters.amp.credentials import AmpCredentials
-from dbt.adapters.amp.flight import run_counting
+from dbt.adapters.amp.server_errors import AmpServerError
+from dbt.adapters.amp.transport import AmpTransport
 
 TABLE = pa.table(
     {"n": pa.array([1, 2, 3], pa.int64()), "h": pa.array([b"\x01"] * 3, pa.binary(1))}
@@ -78,14 +76,14 @@ class AmpLikeServer(fl.FlightServerBase):
             raise fl.FlightInternalError(
                 "query execution failed | Caused by: Divide by zero error"
             )
-        if ticket.ticket == b"slow":
-            time.sleep(1.0)
         meta = json.dumps({"ranges": RANGES, "ranges_complete": False}).encode()
         done = json.dumps({"ranges": RANGES, "ranges_complete": True}).encode()
         batch = TABLE.to_batches()[0]
         empty = batch.slice(0, 0)
 
         def chunks():
+            if ticket.ticket == b"slow":  # the stream has started: the client can cancel it
+                time.sleep(1.0)
             yield batch, pa.py_buffer(meta)
             yield empty, pa.py_buffer(done)
 
@@ -115,7 +113,8 @@ def credentials(server):
 
 @pytest.fixture
 def handle(credentials, server):
-    h = AmpHandle(credentials)
+    h = AmpTransport(credentials)
+    h.adbc_connection()  # connection setup: the driver's own GetFlightInfo(GetSqlInfo), once
     server.calls.clear()
     server.headers.clear()
     yield h
@@ -178,52 +177,50 @@ def test_bind_parameters_refused(handle, server):
     assert server.calls == []
 
 
-def test_query_model_path_reads_block_ranges(handle, credentials, server):
-    class Conn:
-        pass
+def test_query_models_never_open_the_adbc_connection(credentials, server):
+    transport = AmpTransport(credentials)
+    server.calls.clear()
+    try:
+        assert transport.run_counting("select 1").rows == 3
+    finally:
+        transport.close()
+    assert server.calls == ["GetFlightInfo", "DoGet"]  # no GetFlightInfo(other) of ADBC's setup
 
-    conn = Conn()
-    conn.handle, conn.credentials = handle, credentials
-    result = run_counting(conn, "select 1")
+
+def test_query_model_path_reads_block_ranges(handle, server):
+    result = handle.run_counting("select 1")
     assert result.rows == 3 and result.bytes > 0
     assert result.block_ranges == RANGES and result.ranges_complete
     assert server.calls == ["GetFlightInfo", "DoGet"]
     assert server.headers[0]["authorization"] == ["Bearer tok"]
-    with pytest.raises(adbc_driver_manager.ProgrammingError) as exc:
-        run_counting(conn, "selec 1")
-    assert isinstance(translate_error(exc.value), DbtDatabaseError)
-    assert "invalid SQL | Caused by: ParserError" in str(translate_error(exc.value))
+    with pytest.raises(AmpServerError) as exc:
+        handle.run_counting("selec 1")
+    assert exc.value.code == "INVALID_ARGUMENT"
+    assert exc.value.error == "invalid SQL" and exc.value.causes == ("ParserError",)
 
 
 @pytest.mark.parametrize(
     "error,expected,text",
     [
         (
-            adbc_driver_manager.ProgrammingError(
-                "INVALID_ARGUMENT: [FlightSQL] invalid SQL | Caused by: x (InvalidArgument; "
-                "ExecuteQuery). Vendor code: 3",
-                status_code=AdbcStatusCode.INVALID_ARGUMENT,
-                vendor_code=3,
-            ),
+            AmpServerError("INVALID_ARGUMENT", "invalid SQL", ("x",)),
             DbtDatabaseError,
             "Amp error (INVALID_ARGUMENT): invalid SQL | Caused by: x",
         ),
         (
-            adbc_driver_manager.OperationalError(
-                "IO: [FlightSQL] connection error: refused (Unavailable; Prepare). Vendor code: 14",
-                status_code=AdbcStatusCode.IO,
-                vendor_code=14,
-            ),
+            AmpServerError("UNAVAILABLE", "connection error: refused"),
             FailedToConnectError,
-            "Could not reach Amp at grpc://h:1 (IO): connection error: refused",
+            "Could not reach Amp at grpc://h:1 (UNAVAILABLE): connection error: refused",
         ),
         (
-            adbc_driver_manager.ProgrammingError(
-                "UNAUTHENTICATED: [FlightSQL] bad token (Unauthenticated; ExecuteQuery)",
-                status_code=AdbcStatusCode.UNAUTHENTICATED,
-            ),
+            AmpServerError("UNAUTHENTICATED", "bad token"),
             AmpAuthError,
             "refused the credentials (UNAUTHENTICATED): bad token",
+        ),
+        (
+            AmpServerError("DEADLINE_EXCEEDED", "deadline"),
+            AmpTimeoutError,
+            "no query_timeout is set in the profile",
         ),
         (ValueError("boom"), DbtRuntimeError, "ValueError: boom"),
     ],
@@ -235,12 +232,19 @@ def test_translate_error(error, expected, text):
     assert text in str(translated)
 
 
+def test_cause_chain():
+    error = AmpServerError.from_message("INTERNAL", "failed to plan query | Caused by: a -> b")
+    assert (error.error, error.causes) == ("failed to plan query", ("a", "b"))
+    assert error.message == "failed to plan query | Caused by: a -> b"
+    assert AmpServerError.from_message("INTERNAL", "plain").causes == ()
+
+
 def test_concurrent_handles(credentials):
     errors = []
 
     def work():
         try:
-            h = AmpHandle(credentials)
+            h = AmpTransport(credentials)
             for _ in range(5):
                 c = h.cursor()
                 c.execute("select 1")
@@ -258,11 +262,6 @@ def test_concurrent_handles(credentials):
     assert not errors
 
 
-class Conn:
-    def __init__(self, handle, credentials):
-        self.handle, self.credentials = handle, credentials
-
-
 def _adbc_fetch(handle, sql):
     cursor = handle.cursor()
     try:
@@ -272,15 +271,19 @@ def _adbc_fetch(handle, sql):
         cursor.close()
 
 
-def test_doget_errors_on_both_paths_are_database_errors(handle, credentials):
-    """An error in DoGet comes out of ADBC's C stream as a plain OSError; it reads like any other
-    Amp error on both paths: status and the server's message, no driver trailer."""
-    with pytest.raises(OSError) as raw:
+def test_doget_errors_on_both_clients_are_the_same_structured_error(handle, credentials):
+    """An error in DoGet comes from ADBC's C stream as a plain OSError and from pyarrow.flight as a
+    FlightInternalError; the transport reports both as the same AmpServerError."""
+    with pytest.raises(AmpServerError) as adbc_path:
         _adbc_fetch(handle, "select 'fail'")
-    assert "[FlightSQL]" in str(raw.value) and "DoGet" in str(raw.value)
-    with pytest.raises(adbc_driver_manager.Error) as flight_raw:
-        run_counting(Conn(handle, credentials), "select 'fail'")
-    for error in (raw.value, flight_raw.value):
+    with pytest.raises(AmpServerError) as flight_path:
+        handle.run_counting("select 'fail'")
+    for error in (adbc_path.value, flight_path.value):
+        assert (error.code, error.error, error.causes) == (
+            "INTERNAL",
+            "query execution failed",
+            ("Divide by zero error",),
+        ), error
         translated = translate_error(error, credentials)
         assert type(translated) is DbtDatabaseError, repr(translated)
         assert translated.msg == (
@@ -288,25 +291,52 @@ def test_doget_errors_on_both_paths_are_database_errors(handle, credentials):
         ), translated.msg
 
 
-def test_timeouts_name_query_timeout_on_both_paths(server):
+def test_timeouts_name_query_timeout_on_both_clients(server):
     creds = AmpCredentials(
         query_url=f"grpc://127.0.0.1:{server.port}", schema="ns", query_timeout=0.3
     )
-    h = AmpHandle(creds)
+    h = AmpTransport(creds)
     try:
-        with pytest.raises(OSError) as raw:
+        with pytest.raises(AmpServerError) as adbc_path:
             _adbc_fetch(h, "select 'slow'")
-        with pytest.raises(adbc_driver_manager.Error) as flight_raw:
-            run_counting(Conn(h, creds), "select 'slow'")
+        with pytest.raises(AmpServerError) as flight_path:
+            h.run_counting("select 'slow'")
     finally:
         h.close()
-    for error in (raw.value, flight_raw.value):
+    for error in (adbc_path.value, flight_path.value):
+        assert error.code == "DEADLINE_EXCEEDED", error
         translated = translate_error(error, creds)
         assert isinstance(translated, AmpTimeoutError), repr(translated)
         message = str(translated)
         assert "timed out" in message and "query_timeout is 0.3 s" in message, message
         assert "Could not reach" not in message and "query_url" not in message, message
         assert "debug context" not in message, message
+
+
+def test_cancel_stops_both_clients(handle, server):
+    """One cancel path: a running DoGet on either client stops."""
+    errors = []
+
+    def run(call):
+        try:
+            call()
+        except AmpServerError as exc:
+            errors.append(exc.code)
+
+    calls = [
+        lambda: _adbc_fetch(handle, "select 'slow'"),
+        lambda: handle.run_counting("select 'slow'"),
+    ]
+    threads = [threading.Thread(target=run, args=(c,)) for c in calls]
+    for t in threads:
+        t.start()
+    deadline = time.monotonic() + 5  # both DoGets have reached the (slow) server
+    while server.calls.count("DoGet") < 2 and time.monotonic() < deadline:
+        time.sleep(0.01)
+    handle.cancel()
+    for t in threads:
+        t.join()
+    assert sorted(errors) == ["CANCELLED", "CANCELLED"], errors
 
 
 def _manager(retries):
@@ -365,16 +395,17 @@ def test_token_resolved_once_per_connection(server, tmp_path, monkeypatch):
     server.headers.clear()
     try:
         for _ in range(3):
-            assert run_counting(conn, "select 1").rows == 3
+            assert conn.handle.run_counting("select 1").rows == 3
             assert len(_adbc_fetch(conn.handle, "select 1")) == 3
     finally:
         AmpConnectionManager.close(conn)
     assert len(reads) == 1 and len(warnings) == 1, (reads, warnings)
     assert "needs a refresh" in warnings[0] and "amp auth login" in warnings[0]
     assert {h["authorization"][0] for h in server.headers} == {"Bearer cli-tok"}
+    conn.state = ConnectionState.INIT
     AmpConnectionManager.open(conn)  # a new open reads the login cache again
     try:
-        run_counting(conn, "select 1")
+        conn.handle.run_counting("select 1")
     finally:
         AmpConnectionManager.close(conn)
     assert len(reads) == 2

@@ -49,9 +49,9 @@ def _mask(token: str | None) -> str:
 
 @dataclass(frozen=True, repr=False)
 class TransportSettings:
-    """What every Flight call of one connection sends: built once per connection (so the Amp CLI
-    login cache is read, and refreshed if due, once), used by both the ADBC and the
-    pyarrow.flight path. `headers` names are lowercased; the token is never shown."""
+    """What every Flight call of one connection sends: built once when its AmpTransport opens (so
+    the Amp CLI login cache is read, and refreshed if due, once), used by both of its clients.
+    `headers` names are lowercased; the token is never shown."""
 
     query_url: str
     token: str | None
@@ -70,15 +70,6 @@ class TransportSettings:
         if not self.tls_root_certs:
             return None
         return Path(self.tls_root_certs).expanduser().read_text()
-
-
-def transport_of(connection: Any) -> TransportSettings:
-    """The connection's transport settings, built on first use and kept until it is closed."""
-    settings = getattr(connection, "_amp_transport", None)
-    if settings is None:
-        settings = connection.credentials.transport()
-        connection._amp_transport = settings
-    return settings
 
 
 @dataclass(repr=False)
