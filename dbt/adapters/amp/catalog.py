@@ -1,8 +1,9 @@
 """`dbt docs generate` on Amp: a catalog entry for every source and every model dbt-amp runs.
 
 Amp has no information_schema. Sources are its dataset tables; ephemeral and query models exist
-only as SQL. Each entry's columns come from planning (GetFlightInfo only, nothing executed) either
-`select * from <table>` or the model's compiled SQL; its descriptions come from the YAML, so the
+only as SQL, and a dataset model's table is its SQL once Amp materializes it. Each entry's columns
+come from planning (GetFlightInfo only, nothing executed) either `select * from <table>` or the
+model's compiled SQL; its descriptions come from the YAML, so the
 docs site shows them for models that have no database comments to read. Empty tables keep their
 columns (AmpCursor.plan_schema never trusts a schema without columns).
 """
@@ -29,7 +30,7 @@ CATALOG_COLUMNS = [
     "column_comment",
 ]
 # `table_type` by what the entry is on Amp
-SOURCE, QUERY_MODEL, EPHEMERAL_MODEL = "TABLE", "QUERY", "EPHEMERAL"
+SOURCE, QUERY_MODEL, EPHEMERAL_MODEL, DATASET_MODEL = "TABLE", "QUERY", "EPHEMERAL", "DATASET"
 
 
 @dataclass(frozen=True)

@@ -19,6 +19,7 @@ from dbt_common.exceptions import CompilationError, DbtDatabaseError, DbtRuntime
 
 from dbt.adapters.amp.admin import AdminClient
 from dbt.adapters.amp.catalog import (
+    DATASET_MODEL,
     EPHEMERAL_MODEL,
     QUERY_MODEL,
     SOURCE,
@@ -59,6 +60,8 @@ _TRACKER_LOCK = threading.Lock()
 # What `ref()` to a model renders, by materialization: these are inlined as CTEs (dbt for
 # ephemeral, query_ctes.py for query); any other would need a relation on Amp and is refused.
 INLINED_AS_CTE = ("ephemeral", "query")
+# The materializations dbt-amp builds from SQL, whose compiled SQL `amp_check` plans.
+PLANNED_BY_AMP_CHECK = (*INLINED_AS_CTE, "dataset")
 
 
 class AmpAdapter(SQLAdapter):
@@ -222,7 +225,7 @@ class AmpAdapter(SQLAdapter):
         for node in models:
             label = node_label(node, "model")
             materialized = node.config.materialized
-            if node.language == "python" or materialized not in INLINED_AS_CTE:
+            if node.language == "python" or materialized not in PLANNED_BY_AMP_CHECK:
                 kind = "python" if node.language == "python" else materialized
                 problem = self.amp_refusal_message(node, kind, self.config.project_name)
             else:
@@ -561,10 +564,9 @@ class AmpAdapter(SQLAdapter):
         manifest = self.get_macro_resolver()
         wanted = None if relations is None else {_relation_key(r) for r in relations}
         entries = [
-            CatalogEntry(node, SOURCE if node.resource_type == "source" else QUERY_MODEL)
+            CatalogEntry(node, _catalog_kind(node))
             for node in relation_configs
-            if (node.resource_type == "source" or is_query_model(node))
-            and (wanted is None or _relation_key(node) in wanted)
+            if _catalog_kind(node) and (wanted is None or _relation_key(node) in wanted)
         ]
         entries += [
             CatalogEntry(node, EPHEMERAL_MODEL)
@@ -594,6 +596,17 @@ class AmpAdapter(SQLAdapter):
         raise DbtRuntimeError(
             self.amp_refusal_message(parsed_model, "python", self.config.project_name)
         )
+
+
+def _catalog_kind(node: Any) -> str | None:
+    """How a node of dbt's catalogable relations is catalogued (None: not at all)."""
+    if node.resource_type == "source":
+        return SOURCE
+    if is_query_model(node):
+        return QUERY_MODEL
+    if node.resource_type == "model" and is_dataset_node(node):
+        return DATASET_MODEL
+    return None
 
 
 def _relation_key(node: Any) -> tuple:

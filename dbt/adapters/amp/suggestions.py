@@ -7,6 +7,8 @@ import difflib
 import re
 from typing import Any
 
+from dbt.adapters.amp.evm_signatures import EventSignatureError, parse_event_signature
+
 # Amp's planning error for `struct['name']` with no such field (DataFusion's get_field)
 MISSING_FIELD_RE = re.compile(r"Field (?P<field>\S+) not found in struct")
 # an event signature as a SQL string literal: 'Transfer(address indexed from, ...)'
@@ -42,25 +44,15 @@ def ref_suggestion(manifest: Any, node: Any, name: str, aliases: dict[str, str])
 
 
 def event_fields(sql: str) -> dict[str, list[str]]:
-    """{signature: parameter names} of the event signatures written as literals in `sql`."""
+    """{signature: parameter names} of the event signatures written as literals in `sql`
+    (string literals that parse as one; evm_signatures.py is the one parser)."""
     found: dict[str, list[str]] = {}
     for match in SIGNATURE_RE.finditer(sql):
-        names, depth, part = [], 0, ""
-        for char in match["params"] + ",":
-            if char == "," and depth == 0:
-                words = part.split()
-                if (
-                    len(words) >= 2
-                    and words[-1] != "indexed"
-                    and not words[-1].endswith((")", "]"))
-                ):
-                    names.append(words[-1])
-                part = ""
-                continue
-            depth += (char == "(") - (char == ")")
-            part += char
-        if names:
-            found[f"{match['name']}({match['params']})"] = names
+        signature = f"{match['name']}({match['params']})"
+        try:
+            found[signature] = [param.name for param in parse_event_signature(signature)]
+        except EventSignatureError:
+            continue
     return found
 
 

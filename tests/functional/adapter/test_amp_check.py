@@ -18,6 +18,11 @@ select cast(concat('x', block_num) as bigint) as n from {{ source('fh', 'blocks'
 """
 USES_TYPO = "{{ config(materialized='query') }}\nselect count(*) as n from {{ ref('typo') }}"
 AS_VIEW = "{{ config(materialized='view') }}\nselect 1 as id"
+# a dataset model: its SQL is planned like any other (registering it needs the Admin API)
+AS_DATASET = (
+    "{{ config(materialized='dataset') }}\n"
+    "select block_num, hash from {{ source('fh', 'blocks') }}"
+)
 SOURCES = """
 version: 2
 sources:
@@ -41,11 +46,13 @@ class TestAmpCheck:
             "fails_at_runtime.sql": FAILS_AT_RUNTIME,
             "uses_typo.sql": USES_TYPO,
             "as_view.sql": AS_VIEW,
+            "as_dataset.sql": AS_DATASET,
         }
 
     def test_every_model(self, project):
         _, output = run_dbt_and_capture(["run-operation", "amp_check"], expect_pass=False)
-        assert "amp_check planned 5 models: 3 failed" in output, output
+        assert "amp_check planned 6 models: 3 failed" in output, output
+        assert "amp_check OK    model 'as_dataset' (models/as_dataset.sql): 2 columns" in output
         assert "amp_check OK    model 'good' (models/good.sql): 2 columns" in output
         assert "amp_check OK    model 'fails_at_runtime'" in output  # planned, not executed
         for name in ("typo", "uses_typo"):

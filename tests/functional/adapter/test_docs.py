@@ -37,6 +37,9 @@ REPORT = "{{ config(materialized='query') }}\nselect count(*) as n from {{ ref('
 # no rows: the planned columns stay
 NOTHING = "{{ config(materialized='query') }}\nselect block_num, hash from {{ source('eth', 'blocks') }} where false"
 BROKEN = "select no_such_column from {{ source('eth', 'blocks') }}"
+DATASET = (
+    "{{ config(materialized='dataset') }}\nselect block_num from {{ source('eth', 'blocks') }}"
+)
 
 
 def read_catalog(project_root) -> dict:
@@ -60,6 +63,7 @@ class TestDocsGenerate:
             "report.sql": REPORT,
             "nothing.sql": NOTHING,
             "broken.sql": BROKEN,
+            "blocks_dataset.sql": DATASET,
         }
 
     def test_catalog(self, project):
@@ -76,7 +80,15 @@ class TestDocsGenerate:
         assert columns["block_num"] == "BIGINT UNSIGNED"
         assert columns["address"] == "FixedSizeBinary(20)"
         nodes = catalog["nodes"]
-        assert sorted(nodes) == ["model.test.nothing", "model.test.report", "model.test.stg_logs"]
+        assert sorted(nodes) == [
+            "model.test.blocks_dataset",
+            "model.test.nothing",
+            "model.test.report",
+            "model.test.stg_logs",
+        ]
+        dataset = nodes["model.test.blocks_dataset"]
+        assert dataset["metadata"]["type"] == "DATASET"
+        assert column_types(dataset) == {"block_num": "BIGINT UNSIGNED"}
         stg = nodes["model.test.stg_logs"]
         assert stg["metadata"]["type"] == "EPHEMERAL"
         assert stg["metadata"]["comment"] == "Logs with their block."
