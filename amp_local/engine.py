@@ -173,12 +173,17 @@ class QueryEngine:
             for spelling, table in refs:
                 self._bind(spelling, table)
             block_expr = self._block_num_expr(body, streaming, discover=discover)
-            rewritten = rewrite_udf_calls(
-                self.ctx,
-                body,
-                plan=lambda text: self._datafusion_plan(text, discover=discover),
-                block_num_expr=block_expr,
-            )
+            try:
+                rewritten = rewrite_udf_calls(
+                    self.ctx,
+                    body,
+                    plan=lambda text: self._datafusion_plan(text, discover=discover),
+                    block_num_expr=block_expr,
+                )
+            except AmpError:
+                raise
+            except Exception as exc:  # DataFusion refused the query while its UDF calls were typed
+                raise datafusion_planning_error(str(exc)) from None
             df = self._plan_sql(rewritten.sql, discover=discover)
             self.check_plan(df.logical_plan())
             tables = self._scanned_tables(df, refs)

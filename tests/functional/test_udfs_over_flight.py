@@ -155,3 +155,22 @@ def test_evm_encode_type_composites_from_literals_and_columns(conn):
     assert [r["d"] for r in decoded] == [
         {"c0": r["address"], "c1": str(r["log_index"])} for r in decoded
     ]
+
+
+def test_a_field_a_decoded_event_lacks_is_a_planning_error(client):
+    """Typing the UDF calls must not turn DataFusion's refusal into an amp_local bug (INTERNAL
+    with a fixed message): Amp reports the planning error."""
+    import pyarrow as pa
+
+    from tests.functional.flight_client import check_status, statement_descriptor
+
+    sql = (
+        "SELECT evm_decode_hex(ev['fro']) AS sender FROM ("
+        f"SELECT evm_decode_log(topic1, topic2, topic3, data, '{TRANSFER}') AS ev "
+        'FROM "_/eth_rpc@0.0.0".logs) decoded'
+    )
+    with pytest.raises(pa.ArrowException) as error:
+        client.get_flight_info(statement_descriptor(sql))
+    status = check_status(error.value)
+    assert status.code == "INTERNAL" and "planning error" in status.message, status
+    assert "Field fro not found in struct" in status.message, status
