@@ -12,6 +12,7 @@ from dbt.adapters.base.relation import BaseRelation
 from dbt.adapters.capability import Capability, CapabilityDict, CapabilitySupport, Support
 from dbt.adapters.contracts.relation import RelationType
 from dbt.adapters.events.logging import AdapterLogger
+from dbt.adapters.exceptions import FailedToConnectError
 from dbt.adapters.sql import SQLAdapter
 from dbt_common.contracts.constraints import ConstraintType
 from dbt_common.contracts.metadata import CatalogTable, ColumnMetadata, TableMetadata
@@ -29,7 +30,11 @@ from dbt.adapters.amp.catalog import (
 from dbt.adapters.amp.check import selected_models
 from dbt.adapters.amp.column import AmpColumn
 from dbt.adapters.amp.compiled import compiled_sql
-from dbt.adapters.amp.connections import AmpAdapterResponse, AmpConnectionManager
+from dbt.adapters.amp.connections import (
+    AmpAdapterResponse,
+    AmpConnectionManager,
+    AmpTimeoutError,
+)
 from dbt.adapters.amp.dataset_build import (
     AmpDatasetResponse,
     DatasetBuilder,
@@ -263,6 +268,8 @@ class AmpAdapter(SQLAdapter):
         try:
             self.get_columns_in_relation(relation)
         except DbtDatabaseError as exc:
+            if not _not_plannable(exc):
+                raise
             logger.debug(f"No relation {relation} on Amp: {exc}")
             return None
         return relation
@@ -271,7 +278,9 @@ class AmpAdapter(SQLAdapter):
         """Table and column metadata of one dataset table, planned (None if Amp has none)."""
         try:
             columns = self.get_columns_in_relation(relation)
-        except DbtDatabaseError:
+        except DbtDatabaseError as exc:
+            if not _not_plannable(exc):
+                raise
             return None
         return CatalogTable(
             metadata=TableMetadata(
@@ -596,6 +605,12 @@ class AmpAdapter(SQLAdapter):
         raise DbtRuntimeError(
             self.amp_refusal_message(parsed_model, "python", self.config.project_name)
         )
+
+
+def _not_plannable(error: DbtDatabaseError) -> bool:
+    """Amp could not plan `select * from` a relation (it has no such table), as opposed to not
+    being reachable, refusing the token or timing out, which must reach the user."""
+    return not isinstance(error, (FailedToConnectError, AmpTimeoutError))
 
 
 def _catalog_kind(node: Any) -> str | None:

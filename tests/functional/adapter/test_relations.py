@@ -67,6 +67,23 @@ class TestRelations:
             missing = adapter.Relation.create(schema=FIREHOSE, identifier="nope")
             assert adapter.get_catalog_for_single_relation(missing) is None
 
+    def test_unreachable_is_not_missing(self, project, monkeypatch):
+        """A relation Amp cannot plan is missing (None); an Amp that cannot be reached is an error.
+        (The connectivity fault is injected: the session's server is up.)"""
+        from dbt.adapters.exceptions import FailedToConnectError
+
+        adapter = project.adapter
+
+        def unreachable(relation):
+            raise FailedToConnectError("Could not reach Amp at grpc://127.0.0.1:1")
+
+        monkeypatch.setattr(adapter, "get_columns_in_relation", unreachable)
+        relation = adapter.Relation.create(schema=FIREHOSE, identifier="blocks")
+        with pytest.raises(FailedToConnectError):
+            adapter.get_relation("amp", FIREHOSE, "blocks")
+        with pytest.raises(FailedToConnectError):
+            adapter.get_catalog_for_single_relation(relation)
+
     def test_load_relation_in_a_macro(self, project):
         _, output = run_dbt_and_capture(["run-operation", "show_loaded"])
         assert f'LOADED="{FIREHOSE}".blocks TYPE=table' in output
