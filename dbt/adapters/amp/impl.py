@@ -585,17 +585,24 @@ class AmpAdapter(SQLAdapter):
         planned = []
         for entry in entries:
             try:
-                if entry.kind == SOURCE:
-                    relation = self.Relation.create_from(self.config, entry.node)
-                    columns = self.get_columns_in_relation(relation)
-                else:
-                    sql = compiled_sql(self.config, manifest, entry.node)
-                    columns = self.get_column_schema_from_query(sql)
+                columns = self._catalog_columns(entry, manifest)
             except Exception as exc:  # noqa: BLE001 - one bad node must not sink the docs
                 logger.warning(f"Skipping {entry.label} in the catalog: {exc}")
                 continue
             planned.append((entry, columns))
         return catalog_table(planned), []
+
+    def _catalog_columns(self, entry: CatalogEntry, manifest: Any) -> list[AmpColumn]:
+        """A source's table planned; a dataset model's table once Amp has it, else (like query
+        and ephemeral models) its compiled SQL planned."""
+        if entry.kind == SOURCE:
+            relation = self.Relation.create_from(self.config, entry.node)
+            return self.get_columns_in_relation(relation)
+        if entry.kind == DATASET_MODEL:
+            table = self.get_relation(*_relation_parts(self.amp_dataset_relation_of(entry.node)))
+            if table is not None:
+                return self.get_columns_in_relation(table)
+        return self.get_column_schema_from_query(compiled_sql(self.config, manifest, entry.node))
 
     def get_catalog(self, relation_configs, used_schemas):
         return self.get_filtered_catalog(relation_configs, used_schemas)
@@ -605,6 +612,10 @@ class AmpAdapter(SQLAdapter):
         raise DbtRuntimeError(
             self.amp_refusal_message(parsed_model, "python", self.config.project_name)
         )
+
+
+def _relation_parts(relation: BaseRelation) -> tuple:
+    return relation.database, relation.schema, relation.identifier
 
 
 def _not_plannable(error: DbtDatabaseError) -> bool:

@@ -13,6 +13,7 @@ test_adapter_suites.py. Here their scenarios (the same YAML rows and expected me
 
 from __future__ import annotations
 
+import json
 import re
 import shutil
 from pathlib import Path
@@ -24,7 +25,7 @@ from dbt.tests.adapter.unit_testing import (
     test_invalid_input,
     test_quoted_reserved_word_column_names,
 )
-from dbt.tests.util import run_dbt
+from dbt.tests.util import run_dbt, run_dbt_and_capture
 
 from tests.functional.adapter.ephemeral_batch import EphemeralBatchProject
 from tests.profiles import amp_target
@@ -441,9 +442,10 @@ def test_invalid_input_fixture_reused():
 EXAMPLE_PROJECT = Path(__file__).resolve().parents[3] / "integration_tests"
 
 
-def test_example_project_builds(amp_server, tmp_path):
+def test_example_project_builds_and_documents(amp_server, tmp_path):
     """The README's example project (integration_tests/): `dbt build` passes, including its unit
-    tests (e.g. a max-uint256 transfer must not abort token_daily_volume)."""
+    tests (e.g. a max-uint256 transfer must not abort token_daily_volume); then `dbt docs
+    generate` catalogues every model (ephemeral, query and dataset) with its columns."""
     root = tmp_path / "example"
     shutil.copytree(
         EXAMPLE_PROJECT, root, ignore=shutil.ignore_patterns("target", "logs", ".user.yml")
@@ -457,3 +459,18 @@ def test_example_project_builds(amp_server, tmp_path):
     assert statuses.get("token_daily_volume_survives_max_uint256") == "pass", statuses
     failed = {n: s for n, s in statuses.items() if s not in ("pass", "success")}
     assert not failed, failed
+    dirs = ["--project-dir", str(root), "--profiles-dir", str(root)]
+    _, output = run_dbt_and_capture(["docs", "generate", *dirs])
+    assert "Skipping" not in output, output
+    manifest = json.loads((root / "target" / "manifest.json").read_text("utf-8"))
+    models = {uid: n for uid, n in manifest["nodes"].items() if n["resource_type"] == "model"}
+    catalog = json.loads((root / "target" / "catalog.json").read_text("utf-8"))
+    assert sorted(catalog["nodes"]) == sorted(models) and len(models) >= 8
+    kinds = {entry["metadata"]["type"] for entry in catalog["nodes"].values()}
+    assert kinds == {"EPHEMERAL", "QUERY", "DATASET"}, kinds
+    for uid, entry in catalog["nodes"].items():
+        types = {name: col["type"] for name, col in entry["columns"].items()}
+        assert types and all(types.values()), (uid, types)
+        documented = {name.lower() for name in models[uid]["columns"]}
+        assert documented <= {name.lower() for name in types}, (uid, documented, types)
+    assert sorted(catalog["sources"]) == sorted(manifest["sources"])
