@@ -22,6 +22,8 @@ import pyarrow.parquet as pq
 import pytest
 from dbt.tests.util import run_dbt, run_dbt_and_capture
 
+from tests.functional.adapter.projects import messages, results_by_name, statuses
+
 LOGS = pa.table(
     {
         "block_num": pa.array([1, 2, 3], pa.uint64()),
@@ -138,14 +140,13 @@ class TestAgainstRoapi:
 
     def test_contracts_are_checked(self, project):
         results = run_dbt(["run"], expect_pass=False)
-        by_name = {r.node.name: r for r in results}
-        status = {name: str(r.status) for name, r in by_name.items()}
-        assert status == {
+        by_name = results_by_name(results)
+        assert statuses(results) == {
             "contract_ok": "success",
             "contract_wrong_type": "error",
             "contract_extra_column": "error",
             "late_logs": "success",
-        }, {n: r.message for n, r in by_name.items()}
+        }, messages(results)
         assert "data type mismatch" in by_name["contract_wrong_type"].message
         assert "nope" in by_name["contract_extra_column"].message
         assert by_name["late_logs"].adapter_response["rows"] == 0

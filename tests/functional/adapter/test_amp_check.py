@@ -4,6 +4,8 @@ failure names the model and carries Amp's message; selection works like `-s` / `
 import pytest
 from dbt.tests.util import run_dbt, run_dbt_and_capture
 
+from tests.functional.adapter.projects import EphemeralProject
+
 TRANSFER = "Transfer(address indexed from, address indexed to, uint256 value)"
 GOOD = "select block_num, hash from {{ source('fh', 'blocks') }}"
 # a typo in a decoded event's field: fails only when something plans or runs it
@@ -32,11 +34,7 @@ sources:
 """
 
 
-class TestAmpCheck:
-    @pytest.fixture(scope="class")
-    def project_config_update(self):
-        return {"models": {"+materialized": "ephemeral"}}
-
+class TestAmpCheck(EphemeralProject):
     @pytest.fixture(scope="class")
     def models(self):
         return {

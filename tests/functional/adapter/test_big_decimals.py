@@ -9,6 +9,8 @@ from decimal import Decimal
 import pytest
 from dbt.tests.util import run_dbt, run_dbt_and_capture
 
+from tests.functional.adapter.projects import EphemeralProject
+
 MAX_D76 = "9" * 76  # the largest DECIMAL(76, 0): a uint256 sum that still fits
 D38 = "1234567890123456789012345678901234567"  # 37 digits
 TINY = "0.000000100000000000"  # DECIMAL(38, 18) in fixed-point, not 1.00000000000E-7
@@ -55,11 +57,7 @@ MACROS = """
 """
 
 
-class TestBigDecimals:
-    @pytest.fixture(scope="class")
-    def project_config_update(self):
-        return {"models": {"+materialized": "ephemeral"}}
-
+class TestBigDecimals(EphemeralProject):
     @pytest.fixture(scope="class")
     def models(self):
         return {

@@ -9,6 +9,8 @@ from pathlib import Path
 import pytest
 from dbt.tests.util import run_dbt, run_dbt_and_capture
 
+from tests.functional.adapter.projects import EphemeralProject
+
 SOURCES = """
 version: 2
 sources:
@@ -46,11 +48,7 @@ def column_types(entry: dict) -> dict:
     return {name: col["type"] for name, col in entry["columns"].items()}
 
 
-class TestDocsGenerate:
-    @pytest.fixture(scope="class")
-    def project_config_update(self):
-        return {"models": {"+materialized": "ephemeral"}}
-
+class TestDocsGenerate(EphemeralProject):
     @pytest.fixture(scope="class")
     def models(self):
         return {

@@ -6,6 +6,8 @@ import pytest
 from dbt.tests.util import run_dbt, run_dbt_and_capture, write_file
 from dbt_common.exceptions import CompilationError
 
+from tests.functional.adapter.projects import EphemeralProject
+
 TRANSFER = "Transfer(address indexed from, address indexed to, uint256 value)"
 SOURCES = """
 version: 2
@@ -24,11 +26,7 @@ select {{{{ evm_hex("ev['fro']") }}}} as sender from (
 """
 
 
-class TestHelpfulErrors:
-    @pytest.fixture(scope="class")
-    def project_config_update(self):
-        return {"models": {"+materialized": "ephemeral"}}
-
+class TestHelpfulErrors(EphemeralProject):
     @pytest.fixture(scope="class")
     def models(self):
         return {"sources.yml": SOURCES, "stg_erc20_transfers.sql": STG}

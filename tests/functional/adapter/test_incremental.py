@@ -21,6 +21,7 @@ from dbt.tests.util import run_dbt, run_dbt_and_capture
 from amp_local.launcher import start_amp_local
 from dbt.adapters.amp.flight import statement_query_command
 from dbt.adapters.amp.state import ModelKey, open_state, read_block_progress, state_path
+from tests.functional.adapter.projects import messages, statuses
 from tests.profiles import amp_target
 
 FIREHOSE = '"_/eth_firehose@1.0.0"'
@@ -318,17 +319,15 @@ class TestConfigErrors(FollowProject):
 
     def test_each_mistake_one_clear_message(self, project):
         results, log = run_dbt_and_capture(["run"], expect_pass=False)
-        by_name = {r.node.name: r for r in results}
-        status = {n: str(r.status) for n, r in by_name.items()}
-        assert status == {
+        msg = messages(results)
+        assert statuses(results) == {
             "merge_strategy": "error",
             "unguarded": "error",
             "bad_export": "error",
             "no_ranges": "error",
             "never_filters": "success",
             "uses_not_query": "skipped",  # dbt's status when an ephemeral input fails to compile
-        }, {n: r.message for n, r in by_name.items()}
-        msg = {n: r.message for n, r in by_name.items()}
+        }, msg
         assert "incremental_strategy='merge', which dbt-amp does not have" in msg["merge_strategy"]
         assert "incremental_strategy='block_range'" in msg["merge_strategy"]
         assert "no successful run yet" in msg["unguarded"]
@@ -435,7 +434,7 @@ class TestUnitTests(FollowProject):
 
     def test_unit_tests_override_the_macros(self, project):
         results = run_dbt(["test", "--select", "test_type:unit"])
-        assert {r.node.name: str(r.status) for r in results} == {
+        assert statuses(results) == {
             "blocks_incremental": "pass",
             "blocks_full": "pass",
             "blocks_no_override": "pass",

@@ -4,6 +4,8 @@ spellings) and all four kinds of hooks, in one `dbt --debug run`."""
 import pytest
 from dbt.tests.util import run_dbt_and_capture
 
+from tests.functional.adapter.projects import messages, results_by_name, statuses
+
 SELECT = """
 select block_num, hash, timestamp, cast(1.5 as double) as d, 'x' as s
 from {{ source('fh', 'blocks') }} where block_num < 3
@@ -61,15 +63,14 @@ class TestQueryMaterialization:
 
     def test_contracts_and_hooks(self, project):
         results, log = run_dbt_and_capture(["--debug", "run"], expect_pass=False)
-        by_name = {r.node.name: r for r in results}
-        status = {name: str(r.status) for name, r in by_name.items()}
-        assert status == {
+        by_name = results_by_name(results)
+        assert statuses(results) == {
             "contract_ok": "success",
             "contract_wrong_type": "error",
             "contract_missing_column": "error",
             "no_contract": "success",  # declared types are only checked when enforced
             "hooked": "success",
-        }, {n: r.message for n, r in by_name.items()}
+        }, messages(results)
         assert by_name["contract_ok"].adapter_response["rows"] == 3
         wrong = by_name["contract_wrong_type"].message
         assert "enforced contract that failed" in wrong

@@ -8,6 +8,13 @@ from pathlib import Path
 import pytest
 from dbt.tests.util import run_dbt, run_dbt_and_capture
 
+from tests.functional.adapter.projects import (
+    EphemeralProject,
+    messages,
+    results_by_name,
+    statuses,
+)
+
 STG = "select block_num, hash from {{ source('fh', 'blocks') }} where block_num < 5"
 BLOCKS = "{{ config(materialized='query') }}\nselect block_num, hash from {{ ref('stg_blocks') }}"
 # a query model over a query model and the ephemeral both use: one CTE each, in order
@@ -62,11 +69,7 @@ MACROS = """
 """
 
 
-class TestRefsToQueryModels:
-    @pytest.fixture(scope="class")
-    def project_config_update(self):
-        return {"models": {"+materialized": "ephemeral"}}
-
+class TestRefsToQueryModels(EphemeralProject):
     @pytest.fixture(scope="class")
     def models(self):
         return {
@@ -88,9 +91,8 @@ class TestRefsToQueryModels:
 
     def test_build(self, project):
         results = run_dbt(["build"])
-        by_name = {r.node.name: r for r in results}
-        status = {name: str(r.status) for name, r in by_name.items()}
-        assert status == {
+        by_name = results_by_name(results)
+        assert statuses(results) == {
             "blocks": "success",
             "block_count": "success",
             "even_count": "success",
@@ -100,7 +102,7 @@ class TestRefsToQueryModels:
             "blocks_below_five": "pass",
             "counts_joined_blocks": "pass",
             "blocks_passes_rows_through": "pass",
-        }, {n: r.message for n, r in by_name.items()}
+        }, messages(results)
         assert by_name["blocks"].adapter_response["rows"] == 5
         assert by_name["accepted_values_blocks_block_num__False__0__1__2"].failures == 2
         count = by_name["block_count"].node.compiled_code

@@ -5,6 +5,8 @@ scanned) and nothing else; store_failures_as keeps dbt's own validation message.
 import pytest
 from dbt.tests.util import get_connection, run_dbt, run_dbt_and_capture
 
+from tests.functional.adapter.projects import EphemeralProject
+
 FIREHOSE = "_/eth_firehose@1.0.0"
 SOURCES = f"""
 version: 2
@@ -28,11 +30,7 @@ MACROS = (
 MODEL = "{{ config(materialized='query') }}\nselect block_num from {{ source('fh', 'blocks') }}"
 
 
-class TestRelations:
-    @pytest.fixture(scope="class")
-    def project_config_update(self):
-        return {"models": {"+materialized": "ephemeral"}}
-
+class TestRelations(EphemeralProject):
     @pytest.fixture(scope="class")
     def models(self):
         return {"sources.yml": SOURCES, "blocks_model.sql": MODEL}

@@ -7,8 +7,7 @@ from dbt.tests.adapter.dbt_show.test_dbt_show import BaseShowLimit, BaseShowSqlH
 from dbt.tests.util import run_dbt
 
 from tests.functional.adapter.ephemeral_batch import seed_csv_to_sql
-
-EPHEMERAL_DEFAULT = {"models": {"+materialized": "ephemeral"}}
+from tests.functional.adapter.projects import EPHEMERAL_DEFAULT
 
 
 class TestShowLimitAmp(BaseShowLimit):

@@ -28,6 +28,7 @@ from dbt.tests.adapter.unit_testing import (
 from dbt.tests.util import run_dbt, run_dbt_and_capture
 
 from tests.functional.adapter.ephemeral_batch import EphemeralBatchProject
+from tests.functional.adapter.projects import statuses
 from tests.profiles import amp_target
 
 TRANSFER = "Transfer(address indexed from, address indexed to, uint256 value)"
@@ -455,9 +456,9 @@ def test_example_project_builds_and_documents(amp_server, tmp_path):
     results = run_dbt(
         ["build", "--project-dir", str(root), "--profiles-dir", str(root)], expect_pass=None
     )
-    statuses = {r.node.name: str(r.status) for r in results}
-    assert statuses.get("token_daily_volume_survives_max_uint256") == "pass", statuses
-    failed = {n: s for n, s in statuses.items() if s not in ("pass", "success")}
+    status = statuses(results)
+    assert status.get("token_daily_volume_survives_max_uint256") == "pass", status
+    failed = {n: s for n, s in status.items() if s not in ("pass", "success")}
     assert not failed, failed
     dirs = ["--project-dir", str(root), "--profiles-dir", str(root)]
     _, output = run_dbt_and_capture(["docs", "generate", *dirs])
