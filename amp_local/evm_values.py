@@ -233,32 +233,15 @@ def array_to_sol(arr: pa.Array, sol: SolType, idx: int) -> object:
             raise ConversionError(f"cannot convert string to solidity type {sol}")
         return _slot_bytes(arr, idx).decode()
     if pa.types.is_list(t):
-        if sol.kind != "array":
-            raise ConversionError(f"cannot convert list to solidity type {sol}")
-        items = _slot_list(arr, idx)
-        return [array_to_sol(items, sol.elem, i) for i in range(len(items))]
+        return _list_to_sol(arr, sol, idx)
     if pa.types.is_fixed_size_list(t):
         if sol.kind != "farray":
             raise ConversionError(
                 f"cannot convert fixed size list of size {t.list_size} to solidity type {sol}"
             )
-        items = _slot_list(arr, idx)
-        if len(items) != sol.size:
-            raise ConversionError(
-                f"cannot convert fixed size list of size {len(items)} to solidity type {sol}"
-            )
-        return [array_to_sol(items, sol.elem, i) for i in range(len(items))]
+        return _fixed_items_to_sol(_slot_list(arr, idx), sol)
     if pa.types.is_struct(t):
-        if sol.kind != "tuple":
-            raise ConversionError(f"cannot convert struct to solidity type {sol}")
-        if t.num_fields != len(sol.components):
-            raise ConversionError(
-                f"cannot convert struct of size {t.num_fields} to solidity type {sol}"
-            )
-        return tuple(
-            array_to_sol(arr.field(i), component, idx)
-            for i, component in enumerate(sol.components)
-        )
+        return _struct_to_sol(arr, sol, idx)
     raise ConversionError(f"Unsupported type {arrow_type_display(t)} for Solidity type {sol}")
 
 
@@ -276,15 +259,7 @@ def scalar_to_sol(arr: pa.Array, sol: SolType) -> object:
     if pa.types.is_list(t) or pa.types.is_fixed_size_list(t):
         return _list_scalar_to_sol(arr, sol)
     if pa.types.is_struct(t):
-        if sol.kind != "tuple":
-            raise ConversionError(f"cannot convert struct to solidity type {sol}")
-        if t.num_fields != len(sol.components):
-            raise ConversionError(
-                f"cannot convert struct of size {t.num_fields} to solidity type {sol}"
-            )
-        return tuple(
-            array_to_sol(arr.field(i), component, 0) for i, component in enumerate(sol.components)
-        )
+        return _struct_to_sol(arr, sol, 0)
     if len(arr) == 0 or arr.is_null()[0].as_py():
         raise unsupported
     if t in _SCALAR_STRINGS:
@@ -310,17 +285,38 @@ def scalar_to_sol(arr: pa.Array, sol: SolType) -> object:
 
 def _list_scalar_to_sol(arr: pa.Array, sol: SolType) -> object:
     """List literals: Amp converts the items even of a NULL list (its items are none: `[]`)."""
-    t = arr.type
-    if pa.types.is_list(t):
-        if sol.kind != "array":
-            raise ConversionError(f"cannot convert list to solidity type {sol}")
-        items = _slot_list(arr, 0)
-        return [array_to_sol(items, sol.elem, i) for i in range(len(items))]
+    if pa.types.is_list(arr.type):
+        return _list_to_sol(arr, sol, 0)
     if sol.kind != "farray":  # Amp prints the length of the one-row list array here
         raise ConversionError(f"cannot convert fixed size list of size 1 to solidity type {sol}")
-    items = _slot_list(arr, 0)
+    return _fixed_items_to_sol(_slot_list(arr, 0), sol)
+
+
+def _list_to_sol(arr: pa.Array, sol: SolType, idx: int) -> list:
+    """Row `idx` of a list column as a Solidity dynamic array."""
+    if sol.kind != "array":
+        raise ConversionError(f"cannot convert list to solidity type {sol}")
+    items = _slot_list(arr, idx)
+    return [array_to_sol(items, sol.elem, i) for i in range(len(items))]
+
+
+def _fixed_items_to_sol(items: pa.Array, sol: SolType) -> list:
+    """The items of one fixed-size list as a Solidity fixed array (`sol` is a `farray`)."""
     if len(items) != sol.size:
         raise ConversionError(
             f"cannot convert fixed size list of size {len(items)} to solidity type {sol}"
         )
     return [array_to_sol(items, sol.elem, i) for i in range(len(items))]
+
+
+def _struct_to_sol(arr: pa.Array, sol: SolType, idx: int) -> tuple:
+    """Row `idx` of a struct column as a Solidity tuple."""
+    if sol.kind != "tuple":
+        raise ConversionError(f"cannot convert struct to solidity type {sol}")
+    if arr.type.num_fields != len(sol.components):
+        raise ConversionError(
+            f"cannot convert struct of size {arr.type.num_fields} to solidity type {sol}"
+        )
+    return tuple(
+        array_to_sol(arr.field(i), component, idx) for i, component in enumerate(sol.components)
+    )
