@@ -14,7 +14,6 @@ from __future__ import annotations
 import json
 import logging
 import re
-import threading
 from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -23,8 +22,9 @@ from urllib.parse import parse_qs, unquote, urlsplit
 from amp_local.admin_errors import ApiError, ValidationFailure, api_error
 from amp_local.datasets import Dataset, DatasetStore
 from amp_local.derived import Failure, analyse, schema_error
+from amp_local.http_server import serve_http
 from amp_local.jobs import ACTIVE, ALL_STATUSES, DELETE_FILTERS, NODE_ID, JobManager, job_info
-from amp_local.manifests import FUNC_NAME_RE, DepReference, validate_dep_alias
+from amp_local.manifests import FUNC_NAME_RE, parse_dependencies
 from amp_local.metadata import MetadataDb, now
 from amp_local.references import (
     InvalidReference,
@@ -480,15 +480,10 @@ def _schema_request(request: object):
             raise reject(f"tables: {exc}") from None
         if not isinstance(sql, str) or not sql.strip():
             raise reject(f"tables.{name}: string cannot be empty or whitespace-only")
-    deps = {}
-    for alias, text in dependencies.items():
-        try:
-            validate_dep_alias(alias)
-            if not isinstance(text, str):
-                raise ValueError(f"dependency '{alias}': expected a string reference")
-            deps[alias] = DepReference.parse(text)
-        except ValueError as exc:
-            raise reject(f"dependencies: {exc}") from None
+    try:
+        deps = parse_dependencies(dependencies)
+    except ValueError as exc:
+        raise reject(str(exc)) from None
     for name in functions:
         if not FUNC_NAME_RE.match(name):
             raise reject(f"functions: invalid function name '{name}'")
@@ -595,13 +590,4 @@ def serve_admin(
 ) -> tuple[ThreadingHTTPServer, int]:
     """Start the Admin API HTTP server in a daemon thread; returns it and the bound port."""
     handler = type("AdminHandler", (_Handler,), {"api": api, "token": token})
-    try:
-        server = ThreadingHTTPServer((host.strip("[]"), port), handler)
-    except OSError as exc:
-        raise OSError(
-            f"could not bind the Admin API server to {host}:{port}: {exc.strerror}; choose "
-            "another --admin-port (0 picks a free one)"
-        ) from None
-    server.daemon_threads = True
-    threading.Thread(target=server.serve_forever, name="amp-admin", daemon=True).start()
-    return server, server.server_address[1]
+    return serve_http(handler, host, port, "Admin API", "--admin-port")

@@ -11,7 +11,6 @@ import datetime as dt
 import decimal
 import json
 import logging
-import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
@@ -19,6 +18,7 @@ import pyarrow as pa
 
 from amp_local.engine import QueryEngine, split_settings
 from amp_local.errors import INTERNAL_ERROR_LOG, INTERNAL_ERROR_MESSAGE, AmpError
+from amp_local.http_server import serve_http
 
 log = logging.getLogger("amp_local.jsonl")
 STREAMING_NOT_SUPPORTED = (
@@ -144,13 +144,4 @@ def _chain(first: bytes | None, rest: Iterator[bytes]) -> Iterator[bytes]:
 def serve_jsonl(engine: QueryEngine, host: str, port: int) -> tuple[ThreadingHTTPServer, int]:
     """Start the JSON Lines HTTP server in a daemon thread; returns it and the bound port."""
     handler = type("JsonlHandler", (_Handler,), {"engine": engine})
-    try:
-        server = ThreadingHTTPServer((host.strip("[]"), port), handler)
-    except OSError as exc:
-        raise OSError(
-            f"could not bind the JSONL server to {host}:{port}: {exc.strerror}; choose another "
-            "--jsonl-port (0 picks a free one)"
-        ) from None
-    server.daemon_threads = True
-    threading.Thread(target=server.serve_forever, name="amp-jsonl", daemon=True).start()
-    return server, server.server_address[1]
+    return serve_http(handler, host, port, "JSONL", "--jsonl-port")

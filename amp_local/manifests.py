@@ -101,6 +101,21 @@ def validate_dep_alias(alias: str) -> None:
         )
 
 
+def parse_dependencies(dependencies: dict) -> dict[str, DepReference]:
+    """A manifest's or schema request's `dependencies` (alias → pinned reference), checked like
+    Amp's; raises ValueError with the `dependencies: ...` message Amp gives."""
+    deps = {}
+    for alias, text in dependencies.items():
+        try:
+            validate_dep_alias(alias)
+            if not isinstance(text, str):
+                raise ValueError(f"dependency '{alias}': expected a string reference")
+            deps[alias] = DepReference.parse(text)
+        except ValueError as exc:
+            raise ValueError(f"dependencies: {exc}") from None
+    return deps
+
+
 def manifest_kind(obj: object) -> str:
     """The `kind` of a manifest object, checked against the kinds Amp accepts."""
     if not isinstance(obj, dict):
@@ -120,15 +135,10 @@ def parse_derived(obj: object) -> DerivedManifest:
     """Deserialize a derived (`kind: "manifest"`) manifest; raises `ManifestInvalid`."""
     if manifest_kind(obj) != DERIVED_KIND:
         raise ManifestInvalid(f"expected kind `{DERIVED_KIND}`, got `{obj['kind']}`")
-    deps = {}
-    for alias, text in _map(obj, "dependencies").items():
-        try:
-            validate_dep_alias(alias)
-            if not isinstance(text, str):
-                raise ValueError(f"dependency '{alias}': expected a string reference")
-            deps[alias] = DepReference.parse(text)
-        except ValueError as exc:
-            raise ManifestInvalid(f"dependencies: {exc}") from None
+    try:
+        deps = parse_dependencies(_map(obj, "dependencies"))
+    except ValueError as exc:
+        raise ManifestInvalid(str(exc)) from None
     tables = {}
     for name, spec in _map(obj, "tables").items():
         where = f"tables.{name}"
