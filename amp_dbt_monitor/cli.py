@@ -189,11 +189,7 @@ def history(project, model, limit, no_poll, as_json):
         jobs = store.job_history(monitor.conn, model, limit)
         if model and not jobs and store.model_named(monitor.conn, model) is None:
             raise Exit(f"no model named {model!r} in the manifest and no job recorded for it")
-        if as_json:
-            views.print_json([j.to_json() for j in jobs])
-        else:
-            console = views.make_console()
-            views.history_view(jobs).show(console)
+        views.print_or_show([j.to_json() for j in jobs], as_json, lambda: views.history_view(jobs))
     finish(reached)
 
 

@@ -115,10 +115,7 @@ def jobs_list(project, status_filter, as_json):
             warn(f"{exc}; showing the jobs recorded in state.db")
             rows = [_stored_job_json(j) for j in store.job_history(monitor.conn)]
         rows.sort(key=lambda r: r["id"], reverse=True)
-        if as_json:
-            views.print_json(rows)
-        else:
-            views.jobs_view(rows).show(views.make_console())
+        views.print_or_show(rows, as_json, lambda: views.jobs_view(rows))
     finish(reached)
 
 
@@ -164,10 +161,7 @@ def jobs_status(project, job_id, as_json):
             detail = progress.detail or {}
             if detail.get("error_code"):
                 job["error"] = f"{detail['error_code']}: {detail.get('error_message', '')}"
-        if as_json:
-            views.print_json(job)
-        else:
-            views.job_detail_view(job).show(views.make_console())
+        views.print_or_show(job, as_json, lambda: views.job_detail_view(job))
     finish(reached)
 
 
@@ -204,10 +198,9 @@ def jobs_events(project, job_id, as_json):
             reached = False
             warn(f"{exc}; showing the events recorded in state.db")
             events = store.job_events(monitor.conn, job_id)
-        if as_json:
-            views.print_json([e.to_json() for e in events])
-        else:
-            views.events_view(job_id, events).show(views.make_console())
+        views.print_or_show(
+            [e.to_json() for e in events], as_json, lambda: views.events_view(job_id, events)
+        )
     finish(reached)
 
 

@@ -5,7 +5,7 @@ piped (no colour codes, no box drawing: easy to grep and cut), JSON with `--json
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime, timezone
 from typing import Any
 
@@ -46,6 +46,14 @@ def print_json(data: Any) -> None:
     import click
 
     click.echo(json.dumps(data, indent=2, default=str))
+
+
+def print_or_show(data: Any, as_json: bool, view: Callable[[], View]) -> None:
+    """A read command's output: `data` as JSON under --json, else the table `view` builds."""
+    if as_json:
+        print_json(data)
+    else:
+        view().show(make_console())
 
 
 # --- tables -------------------------------------------------------------------------------------
