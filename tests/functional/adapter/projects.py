@@ -33,3 +33,9 @@ def statuses(results: Iterable[Any]) -> dict[str, str]:
 def messages(results: Iterable[Any]) -> dict[str, str | None]:
     """{node name: message}: what an assertion on `statuses` shows when it fails."""
     return {r.node.name: r.message for r in results}
+
+
+def sources_yml(source: str, schema: str, *tables: str) -> str:
+    """A properties file declaring one dbt source: `tables` of the Amp dataset `schema`."""
+    listed = ", ".join(f"{{name: {t}}}" for t in tables)
+    return f'version: 2\nsources:\n  - name: {source}\n    schema: "{schema}"\n    tables: [{listed}]\n'

@@ -4,7 +4,7 @@ failure names the model and carries Amp's message; selection works like `-s` / `
 import pytest
 from dbt.tests.util import run_dbt, run_dbt_and_capture
 
-from tests.functional.adapter.projects import EphemeralProject
+from tests.functional.adapter.projects import EphemeralProject, sources_yml
 
 TRANSFER = "Transfer(address indexed from, address indexed to, uint256 value)"
 GOOD = "select block_num, hash from {{ source('fh', 'blocks') }}"
@@ -25,13 +25,7 @@ AS_DATASET = (
     "{{ config(materialized='dataset') }}\n"
     "select block_num, hash from {{ source('fh', 'blocks') }}"
 )
-SOURCES = """
-version: 2
-sources:
-  - name: fh
-    schema: "_/eth_firehose@1.0.0"
-    tables: [{name: blocks}, {name: logs}]
-"""
+SOURCES = sources_yml("fh", "_/eth_firehose@1.0.0", "blocks", "logs")
 
 
 class TestAmpCheck(EphemeralProject):

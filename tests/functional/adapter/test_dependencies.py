@@ -12,6 +12,7 @@ from dbt.tests.util import run_dbt, run_dbt_and_capture, write_file
 from dbt_common.exceptions import CompilationError, DbtRuntimeError
 
 from dbt.adapters.amp.dbt_hooks import supported_dbt_core
+from tests.functional.adapter.projects import sources_yml
 
 IN_FILE = """
 {{ config(dependencies={'eth': '_/eth_firehose@1.0.0'}) }}
@@ -79,13 +80,7 @@ unit_tests:
         rows: [{block_num: 3}, {block_num: 4}, {block_num: 99999}]
     expect: {rows: [{n: 2}]}
 """
-SOURCES = """
-version: 2
-sources:
-  - name: eth_firehose
-    schema: "_/eth_firehose@1.0.0"
-    tables: [{name: blocks}]
-"""
+SOURCES = sources_yml("eth_firehose", "_/eth_firehose@1.0.0", "blocks")
 
 
 class DependenciesBase:

@@ -9,6 +9,8 @@ import pytest
 import yaml
 from dbt.cli.main import dbtRunner
 
+from tests.functional.adapter.projects import sources_yml
+
 TOKEN = "s3cret-test-token"
 PROJECT = {
     "name": "errs",
@@ -16,13 +18,7 @@ PROJECT = {
     "profile": "errs",
     "models": {"errs": {"+materialized": "ephemeral"}},
 }
-SOURCES = """
-version: 2
-sources:
-  - name: eth
-    schema: "_/eth_firehose@0.0.0"
-    tables: [{name: blocks}, {name: no_such_table}]
-"""
+SOURCES = sources_yml("eth", "_/eth_firehose@0.0.0", "blocks", "no_such_table")
 MODELS = {
     "ok.sql": "{{ config(materialized='query') }}\nselect count(*) as n from {{ source('eth', 'blocks') }}",
     "bad_sql.sql": "{{ config(materialized='query') }}\nselec 1",

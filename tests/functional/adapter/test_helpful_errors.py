@@ -6,16 +6,10 @@ import pytest
 from dbt.tests.util import run_dbt, run_dbt_and_capture, write_file
 from dbt_common.exceptions import CompilationError
 
-from tests.functional.adapter.projects import EphemeralProject
+from tests.functional.adapter.projects import EphemeralProject, sources_yml
 
 TRANSFER = "Transfer(address indexed from, address indexed to, uint256 value)"
-SOURCES = """
-version: 2
-sources:
-  - name: eth
-    schema: "_/eth_firehose@1.0.0"
-    tables: [{name: logs}, {name: blocks}]
-"""
+SOURCES = sources_yml("eth", "_/eth_firehose@1.0.0", "logs", "blocks")
 STG = "select block_num from {{ source('eth', 'blocks') }}"
 TYPO_FIELD = f"""
 {{{{ config(materialized='query') }}}}

@@ -21,17 +21,11 @@ from dbt.tests.util import run_dbt, run_dbt_and_capture
 from amp_local.launcher import start_amp_local
 from dbt.adapters.amp.flight import statement_query_command
 from dbt.adapters.amp.state import ModelKey, open_state, read_block_progress, state_path
-from tests.functional.adapter.projects import messages, statuses
+from tests.functional.adapter.projects import messages, sources_yml, statuses
 from tests.profiles import amp_target
 
 FIREHOSE = '"_/eth_firehose@1.0.0"'
-SOURCES = """
-version: 2
-sources:
-  - name: eth
-    schema: "_/eth_firehose@1.0.0"
-    tables: [{name: logs}, {name: blocks}]
-"""
+SOURCES = sources_yml("eth", "_/eth_firehose@1.0.0", "logs", "blocks")
 COLUMNS = "block_num, log_index, timestamp, address, topic0, data"
 # `{{% if ... %}}` etc.: the f-string leaves `{% ... %}` for Jinja
 TRANSFERS = f"""
