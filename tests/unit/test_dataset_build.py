@@ -21,6 +21,7 @@ def test_spec_defaults_and_references():
         node(dataset_name="erc20", version="1.2.0", deploy="true", end_block=-10)
     )
     assert named.reference == "team/erc20@1.2.0" and named.deploy and named.end_block == "-10"
+    assert DatasetSpec.of(node(end_block="-0")).end_block == "latest"  # 0 behind the head
 
 
 @pytest.mark.parametrize(
@@ -28,6 +29,7 @@ def test_spec_defaults_and_references():
     [
         ({"version": "v1"}, "not a semver version"),
         ({"end_block": "soon"}, "end_block 'soon' must be 'latest'"),
+        ({"end_block": "--5"}, "end_block '--5' must be 'latest'"),
         ({"dataset_name": "Bad-Name"}, "not a valid Amp dataset name"),
     ],
 )

@@ -27,3 +27,18 @@ def test_struct_field_hint():
     assert struct_field_hint("some other error", sql) == ""
     generic = struct_field_hint("Field c not found in struct", "select s['c'] from t")
     assert "arrow_typeof" in generic
+
+
+def test_dataset_table_hints():
+    from dbt.adapters.amp.suggestions import dataset_table_hint
+
+    not_synced = (
+        "failed to build the physical catalog | Caused by: Table team/x@"
+        + "ab" * 32
+        + ".x has not been synced"
+    )
+    assert "no job has materialized its table 'x'" in dataset_table_hint(not_synced)
+    unknown = "planning error: Error during planning: table 'amp.team/never@dev.never' not found"
+    hint = dataset_table_hint(unknown)
+    assert "no dataset table team/never@dev.never" in hint and "dbt run -s <model>" in hint
+    assert dataset_table_hint("table 'logs' not found") == ""

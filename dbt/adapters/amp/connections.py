@@ -23,7 +23,7 @@ from dbt.adapters.amp.credentials import AmpCredentials
 from dbt.adapters.amp.flight import BatchSink
 from dbt.adapters.amp.results import arrow_to_agate
 from dbt.adapters.amp.server_errors import AmpServerError
-from dbt.adapters.amp.suggestions import struct_field_hint
+from dbt.adapters.amp.suggestions import dataset_table_hint, struct_field_hint
 from dbt.adapters.amp.transport import AmpCursor, AmpTransport
 from dbt.adapters.amp.types import arrow_type_to_sql
 
@@ -102,7 +102,8 @@ def translate_error(
             f"Could not reach Amp at {where} ({code}): {message}. Check "
             "query_url (grpc://host:1602 or grpc+tls://host:port) and that the server is running."
         )
-    return DbtDatabaseError(f"Amp error ({code}): {message}{struct_field_hint(message, sql)}")
+    hint = struct_field_hint(message, sql) or dataset_table_hint(message)
+    return DbtDatabaseError(f"Amp error ({code}): {message}{hint}")
 
 
 def _elapsed(started: float) -> float:

@@ -8,6 +8,7 @@ hands back the same job on deploy), so re-running `dbt run` re-attaches to the r
 from __future__ import annotations
 
 import functools
+import re
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -19,7 +20,14 @@ from dbt.adapters.contracts.connection import AdapterResponse
 from dbt.adapters.events.logging import AdapterLogger
 from dbt_common.exceptions import CompilationError, DbtRuntimeError
 
-from dbt.adapters.amp.admin import FAILED_STATUSES, AdminClient, AdminError, JobProgress
+from dbt.adapters.amp.admin import (
+    FAILED_STATUSES,
+    AdminAuthError,
+    AdminClient,
+    AdminError,
+    AdminUnreachable,
+    JobProgress,
+)
 from dbt.adapters.amp.dependencies import node_get, node_label
 from dbt.adapters.amp.manifests import (
     Reference,
@@ -172,7 +180,9 @@ def _end_block(value: Any, label: str) -> str | None:
     if value is None or value == "":
         return None
     text = str(value).strip()
-    if text == "latest" or text.lstrip("-").isdigit():
+    if text == "-0":  # zero blocks behind the head is the head
+        return "latest"
+    if text == "latest" or re.fullmatch(r"\d+|-[1-9]\d*", text):
         return text
     raise CompilationError(
         f"{label}: end_block {value!r} must be 'latest', a block number, or '-N' (N blocks behind "
@@ -201,7 +211,11 @@ class DatasetBuilder:
             schemas = self.admin.schema(deps, {spec.table: sql})
         except ValueError as exc:
             raise CompilationError(f"{label}: {exc}") from None
+        except (AdminUnreachable, AdminAuthError) as exc:
+            raise DbtRuntimeError(f"{label}: {exc}") from None
         except AdminError as exc:
+            if exc.status is None or exc.status >= 500:
+                raise DbtRuntimeError(f"{label}: Amp's Admin API failed: {exc}") from None
             raise CompilationError(self._refusal(label, exc)) from None
         schema = {"arrow": {"fields": [_field(f) for f in schemas[spec.table]["arrow"]["fields"]]}}
         return spec, derived_manifest(deps, {spec.table: (sql, schema)})
@@ -244,6 +258,8 @@ class DatasetBuilder:
         label = node_label(node, "model")
         spec, manifest = self.manifest(node, sql, dependencies, dataset_refs)
         expected_hash = manifest_hash(manifest)
+        if spec.version:
+            self._warn_if_version_moves(label, spec, expected_hash)
         try:
             registered = self.admin.register(spec.namespace, spec.name, manifest, spec.version)
         except AdminError as exc:
@@ -273,6 +289,7 @@ class DatasetBuilder:
         if not spec.deploy:
             return response
         job_id = self._deploy(label, spec, registered.manifest_hash)
+        self._warn_about_older_jobs(label, spec, registered.manifest_hash)
         response.job_id = job_id
         response._message = f"DEPLOYED {spec.reference} job {job_id}"
         if spec.wait:
@@ -285,6 +302,41 @@ class DatasetBuilder:
         else:
             response.job_status = self.admin.job(job_id).status
         return response
+
+    def _warn_if_version_moves(self, label: str, spec: DatasetSpec, new_hash: str) -> None:
+        """A semver tag Amp already has, for other SQL: Amp moves it (last write wins)."""
+        try:
+            old_hash = self.admin.dataset_info(spec.namespace, spec.name, spec.revision)[
+                "manifest_hash"
+            ]
+        except AdminError:
+            return  # not registered yet (or not readable): nothing moves
+        if old_hash != new_hash:
+            logger.warning(
+                f"{label}: {spec.reference} already names manifest {old_hash[:12]}…; registering "
+                f"moves the tag to this model's new SQL ({new_hash[:12]}…), and everything pinned "
+                "to that version reads it. Bump `version` to keep both."
+            )
+
+    def _warn_about_older_jobs(self, label: str, spec: DatasetSpec, hash_: str) -> None:
+        """Jobs of this dataset's earlier manifests that still run (Amp keeps them going)."""
+        try:
+            older = [
+                job
+                for job in self.admin.iter_jobs("active")
+                if job.descriptor.get("dataset_namespace") == spec.namespace
+                and job.descriptor.get("dataset_name") == spec.name
+                and job.descriptor.get("manifest_hash") != hash_
+            ]
+        except AdminError:
+            return
+        for job in older:
+            logger.warning(
+                f"{label}: job {job.id} of an earlier manifest of {spec.namespace}/{spec.name} "
+                f"({job.descriptor.get('manifest_hash', '')[:12]}…) is still {job.status}; it keeps "
+                f"materializing the old SQL until stopped: amp-dbt-monitor jobs stop {job.id} "
+                f"(or PUT /jobs/{job.id}/stop)."
+            )
 
     def _deploy(self, label: str, spec: DatasetSpec, hash_: str) -> int:
         try:
@@ -312,6 +364,7 @@ class DatasetBuilder:
         )
         started = last_report = time.monotonic()
         first_block: int | None = None
+        checked_end = False
         note = (
             f"{label}: stopped waiting; job {job_id} of {spec.reference} keeps running on Amp. "
             f"Run dbt again to re-attach (same manifest, same job), or stop it: "
@@ -334,6 +387,9 @@ class DatasetBuilder:
                     done = False
                 if done or now - last_report >= REPORT_SECONDS:
                     target = current if progress.status == "COMPLETED" else target_of()
+                    if not done and not checked_end:
+                        checked_end = True
+                        self._warn_if_past_head(label, spec, pairs)
                     logger.info(
                         _progress_line(
                             spec.reference,
@@ -352,6 +408,20 @@ class DatasetBuilder:
                     raise DbtRuntimeError(self._failure(label, spec, job_id, progress))
                 if cancelled.wait(next(delays)):
                     raise DbtRuntimeError(note)
+
+    def _warn_if_past_head(
+        self, label: str, spec: DatasetSpec, pairs: list[tuple[str, str]]
+    ) -> None:
+        if spec.end_block is None or not spec.end_block.isdigit():
+            return
+        head = self.head_block(pairs)
+        if head is not None and int(spec.end_block) > head:
+            logger.warning(
+                f"{label}: end_block {int(spec.end_block):,} is past its dependencies' head "
+                f"({head:,}): the job waits for blocks the chain does not have yet, and so does "
+                "`wait`. Ctrl-C stops waiting (the job keeps running); end_block: latest stops at "
+                "the head."
+            )
 
     def _failure(self, label: str, spec: DatasetSpec, job_id: int, progress: JobProgress) -> str:
         detail = progress.detail or {}

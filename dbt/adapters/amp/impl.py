@@ -328,13 +328,22 @@ class AmpAdapter(SQLAdapter):
         dependencies = checked_dependencies(
             node_config(model).get("dependencies"), f" of {node_label(model, 'model')}"
         )
+        this = DatasetSpec.of(model)
         dataset_refs = set()  # of every dataset model: pinned by hash where this one reads them
         for node in (graph or {}).get("nodes", {}).values():
             if node_get(node, "resource_type") == "model" and is_dataset_node(node):
                 try:
-                    dataset_refs.add(DatasetSpec.of(node).reference)
+                    other = DatasetSpec.of(node)
                 except CompilationError:
-                    pass  # a misconfigured other model fails on its own, naming itself
+                    continue  # a misconfigured other model fails on its own, naming itself
+                dataset_refs.add(other.reference)
+                same = (other.namespace, other.name) == (this.namespace, this.name)
+                if same and node_get(node, "unique_id") != node_get(model, "unique_id"):
+                    raise CompilationError(
+                        f"{node_label(model, 'model')} and {node_label(node, 'model')} are both "
+                        f"the Amp dataset {this.namespace}/{this.name}: each would replace the "
+                        "other's manifest. Give one of them another dataset_name."
+                    )
         builder = DatasetBuilder(self.admin_client(), self._head_block)
         return builder.build(model, sql, dependencies, dataset_refs, bool(full_refresh))
 
@@ -496,11 +505,12 @@ class AmpAdapter(SQLAdapter):
 
     @available
     def amp_check_ref_target(
-        self, graph: Any, model: Any, args: Any, kwargs: Any
+        self, graph: Any, model: Any, args: Any, kwargs: Any, relation: Any = None
     ) -> AmpRelation | None:
-        """For a dataset model, the relation of its dataset table (dbt's would name the
-        namespace); refuse a ref to a model that would need a relation on Amp (view, table,
-        ...). `ephemeral` and `query` models are inlined as CTEs and never reach this check."""
+        """For a dataset model, the relation of its dataset table (dbt's `relation` would name
+        the namespace; its `--empty` limit and `--sample` filter are kept); refuse a ref to a model
+        that would need a relation on Amp (view, table, ...). `ephemeral` and `query` models are
+        inlined as CTEs and never reach this check."""
         name = kwargs.get("name") or (args[-1] if args else None)
         package = kwargs.get("package") or (args[0] if len(args) == 2 else None)
         _, models = self._graph_index(graph)
@@ -508,7 +518,12 @@ class AmpAdapter(SQLAdapter):
         if target is None:
             return None
         if is_dataset_node(target):
-            return self.amp_dataset_relation_of(target)
+            table = self.amp_dataset_relation_of(target)
+            if relation is None:
+                return table
+            return relation.incorporate(
+                path={"schema": table.schema, "identifier": table.identifier}
+            )
         materialized = target.get("config", {}).get("materialized")
         if materialized in INLINED_AS_CTE:
             return None

@@ -75,3 +75,28 @@ def struct_field_hint(message: str, sql: str) -> str:
         f" The decoded event structs in this query have these fields: {listed}.{guess} Field "
         "names are case-sensitive: write ev['amount0In'] (unquoted names are lower-cased)."
     )
+
+
+_NOT_SYNCED_RE = re.compile(r"Table (?P<ref>\S+/\S+@\S+?)\.\s*(?P<table>\w+) has not been synced")
+_DATASET_TABLE_NOT_FOUND_RE = re.compile(
+    r"table '(?:amp\.)?(?P<ref>[^'/]+/[^'@]+@[^'.]+)\.(?P<table>[^']+)' not found"
+)
+
+
+def dataset_table_hint(message: str) -> str:
+    """For a dataset table Amp has not materialized, or does not know: what to do about it."""
+    synced = _NOT_SYNCED_RE.search(message or "")
+    if synced:
+        return (
+            f". The dataset {synced['ref']} is registered, but no job has materialized its table "
+            f"'{synced['table']}' yet: deploy it (a dataset model with deploy: true, and wait: true "
+            "to wait for its rows), or resume its job (amp-dbt-monitor jobs resume <model>)"
+        )
+    missing = _DATASET_TABLE_NOT_FOUND_RE.search(message or "")
+    if missing:
+        return (
+            f". Amp has no dataset table {missing['ref']}.{missing['table']}: if it is a dataset "
+            "model of this project, build it first (dbt run -s <model>, with deploy: true); "
+            "otherwise check the reference (namespace/name@version) and the table name"
+        )
+    return ""

@@ -13,6 +13,7 @@ from pathlib import Path
 import adbc_driver_flightsql.dbapi as flightsql
 import pytest
 from dbt.tests.util import run_dbt, run_dbt_and_capture
+from dbt_common.exceptions import DbtRuntimeError
 
 from dbt.adapters.amp.admin import AdminClient
 
@@ -80,6 +81,8 @@ class TestDatasetModels:
             "stg_transfers.sql": STAGING,
             "transfers.sql": TRANSFERS,
             "even_block_transfers.sql": EVEN,
+            "transfer_count.sql": "{{ config(materialized='query') }}\n"
+            "select count(*) as n from {{ ref('transfers') }}",
         }
 
     @pytest.fixture(scope="class")
@@ -137,6 +140,15 @@ class TestDatasetModels:
                 before["job_id"],
             )
 
+    def test_empty_limits_refs_to_dataset_models(self, project):
+        run_dbt(["run", "--empty", "-s", "transfer_count"])
+        compiled = next(
+            Path(project.project_root, "target", "compiled").rglob("transfer_count.sql")
+        )
+        sql = compiled.read_text()
+        assert f'"{project.test_schema}/transfers@dev".transfers' in sql
+        assert "limit 0" in sql.lower()
+
     def test_show_and_refs_read_the_deployed_rows(self, project):
         run_dbt(["run"])
         _, out = run_dbt_and_capture(["show", "-s", "even_block_transfers", "--limit", "3"])
@@ -145,7 +157,11 @@ class TestDatasetModels:
 
 CONTINUOUS = """
 {{ config(materialized='dataset', deploy=true, wait=true) }}
-select block_num, hash from {{ source('rpc', 'blocks') }}
+select block_num, hash from {{ source('rpc', 'blocks') }} where block_num >= {{ var('from', 0) }}
+"""
+VERSIONED = """
+{{ config(materialized='dataset', version='1.0.0') }}
+select block_num from {{ source('rpc', 'blocks') }} where block_num >= {{ var('from', 0) }}
 """
 REGISTER_ONLY = "select block_num, tx_hash from {{ source('rpc', 'logs') }}"
 
@@ -163,7 +179,7 @@ class TestContinuousAndRegisterOnly:
         return {
             "sources.yml": SOURCES.split("models:")[0],
             "continuous.sql": CONTINUOUS,
-            "registered": {"log_index.sql": REGISTER_ONLY},
+            "registered": {"log_index.sql": REGISTER_ONLY, "versioned.sql": VERSIONED},
         }
 
     def test_full_refresh_says_what_it_cannot_do(self, project):
@@ -175,6 +191,7 @@ class TestContinuousAndRegisterOnly:
         assert {r.node.name: r.status for r in results} == {
             "continuous": "success",
             "log_index": "success",
+            "versioned": "success",
         }
         info = run_results(project)
         cont = info["continuous"]["adapter_response"]
@@ -184,7 +201,23 @@ class TestContinuousAndRegisterOnly:
         assert reg.get("job_id") is None and reg["_message"].startswith("REGISTERED")
         ns = project.test_schema
         assert admin.get(f"/datasets/{ns}/log_index/versions/dev/jobs").json()["jobs"] == []
-        admin.put(f"/jobs/{cont['job_id']}/stop")
+
+        # a registered but never deployed dataset: Amp's error, and what to do about it
+        with pytest.raises(DbtRuntimeError) as err:
+            run_dbt(["show", "--inline", "select * from {{ ref('log_index') }}"])
+        assert "has not been synced" in str(err.value)
+        assert "no job has materialized" in str(err.value)
+
+        # new SQL: the old continuous job keeps running (said, with how to stop it); a semver tag
+        # that moves to other SQL is said too
+        _, out = run_dbt_and_capture(["run", "--vars", "{from: 5}"])
+        assert f"job {cont['job_id']} of an earlier manifest" in out
+        assert f"amp-dbt-monitor jobs stop {cont['job_id']}" in out
+        assert f"{ns}/versioned@1.0.0 already names manifest" in out
+        new_job = run_results(project)["continuous"]["adapter_response"]["job_id"]
+        assert new_job != cont["job_id"]
+        for job in (cont["job_id"], new_job):
+            admin.put(f"/jobs/{job}/stop")
 
 
 FAULTS = {
@@ -193,6 +226,10 @@ FAULTS = {
     "unknown_dependency.sql": "{{ config(materialized='dataset', dependencies={'x': '_/nope@1.0.0'}) }}\n"
     "select block_num from {{ ref('x') }}.blocks",
     "bad_version.sql": "{{ config(materialized='dataset', version='one') }}\nselect 1 as x",
+    "dup_a.sql": "{{ config(materialized='dataset', dataset_name='dup') }}\n"
+    "select block_num from {{ source('rpc', 'blocks') }}",
+    "dup_b.sql": "{{ config(materialized='dataset', dataset_name='dup') }}\n"
+    "select block_num, hash from {{ source('rpc', 'blocks') }}",
     "fails_at_runtime.sql": f"{{{{ config(materialized='dataset', deploy=true, end_block='{HEAD}', wait=true) }}}}\n"
     "select block_num, 1 / (block_num - block_num) as boom from {{ source('rpc', 'blocks') }}",
 }
@@ -210,6 +247,7 @@ class TestDatasetFaults:
         assert "DEPENDENCY_NOT_FOUND" in out and "_/nope@1.0.0" in out
         assert "version 'one' is not a semver version" in out
         assert "model 'fails_at_runtime'" in out and "ended ERROR" in out
+        assert "are both the Amp dataset" in out and "dup_a" in out and "dup_b" in out
         assert "/jobs/" in out  # where to read the job's events
 
     def test_unreachable_admin_api(self, project, amp_server):
@@ -223,7 +261,7 @@ class TestDatasetFaults:
             profile.write_text(text)
         for output in (out, debug):  # dbt debug proves the Admin API with a real call
             assert "could not reach Amp's Admin API at http://127.0.0.1:9" in output
-            assert "Traceback" not in output
+            assert "Traceback" not in output and "refused the dataset's SQL" not in output
 
 
 class TestManifestEqualsAmpBuild:

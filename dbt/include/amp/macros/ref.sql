@@ -24,7 +24,7 @@
   {%- endif -%}
   {%- set relation = builtins.ref(*varargs, **kwargs) -%}
   {%- if execute and not relation.is_cte -%}
-    {%- set dataset_table = adapter.amp_check_ref_target(graph, model, varargs, kwargs) -%}
+    {%- set dataset_table = adapter.amp_check_ref_target(graph, model, varargs, kwargs, relation) -%}
     {%- if dataset_table is not none -%}
       {{ return(dataset_table) }}
     {%- endif -%}
