@@ -54,6 +54,9 @@ def test_progress_line():
         "200 blocks/s | ETA 8s"
     )
     assert _progress_line("ns/x@dev", 1, "COMPLETED", 2000, 2000, 2000, 0.5).endswith("| done")
+    assert "block 3,010 / 3,010 | done" in _progress_line(
+        "n/x@dev", 1, "RUNNING", 3010, 3008, 0, 1
+    )
     assert "waiting for the first block" in _progress_line(
         "ns/x@dev", 1, "RUNNING", None, 9, None, 1
     )

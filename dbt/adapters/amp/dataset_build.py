@@ -472,6 +472,7 @@ def _progress_line(
     the rate counts from the first block this wait saw."""
     if current is None or target is None:
         return f"{reference} job {job_id} {status}: waiting for the first block"
+    target = max(target, current)  # a continuous job may pass the head it was measured against
     share = 1.0 if target <= 0 else min(max(current / target, 0.0), 1.0)
     bar = "█" * int(share * 20) + "░" * (20 - int(share * 20))
     rate = (current - (first or 0)) / elapsed if elapsed > 0 else 0.0
