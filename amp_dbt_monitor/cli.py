@@ -67,10 +67,10 @@ def status(project, select, all_, no_poll, as_json):
         reached = refresh(monitor, no_poll)
         rows = selected(monitor.statuses(all_ or bool(select)), select)
         if as_json:
-            views.print_json([r.to_json() for r in rows])
+            views.print_json(views.status_json(rows, *monitor.poll_outcomes()))
         else:
             console = views.make_console()
-            caption = views.poll_caption(monitor.last_poll(), monitor.last_poll(True))
+            caption = views.poll_caption(*monitor.poll_outcomes())
             views.status_view(rows, console.is_terminal).show(console, caption)
     finish(reached)
 
@@ -97,7 +97,7 @@ def alerts(project, select, no_poll, as_json):
         rows = selected(monitor.statuses(), select)
         problems = [r for r in rows if r.status in PROBLEMS]
         if as_json:
-            views.print_json([r.to_json() for r in problems])
+            views.print_json(views.status_json(problems, *monitor.poll_outcomes()))
         else:
             for line in views.alert_lines(problems):
                 click.echo(line)
@@ -155,8 +155,9 @@ def watch(project, interval, iterations, select, all_, no_poll, as_json):
                 warnings += result.warnings
             rows = selected(monitor.statuses(all_ or bool(select)), select)
             if as_json:
-                return Text(json.dumps([r.to_json() for r in rows], default=str))
-            caption = views.poll_caption(monitor.last_poll(), monitor.last_poll(True))
+                rows_json = views.status_json(rows, *monitor.poll_outcomes())
+                return Text(json.dumps(rows_json, default=str))
+            caption = views.poll_caption(*monitor.poll_outcomes())
             fits = (
                 console.height - DASHBOARD_LINES - len(warnings) if console.is_terminal else None
             )

@@ -78,6 +78,10 @@ class Monitor:
     def last_poll(self, reached_amp: bool = False) -> store.PollOutcome | None:
         return store.last_poll(self.conn, reached_amp)
 
+    def poll_outcomes(self) -> tuple[store.PollOutcome | None, store.PollOutcome | None]:
+        """(the newest poll, the newest poll that reached Amp)."""
+        return self.last_poll(), self.last_poll(True)
+
     def close(self) -> None:
         if self._poller is not None:
             self._poller.close()

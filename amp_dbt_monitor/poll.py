@@ -99,11 +99,17 @@ class Poller:
                 "the profile, AMP_AUTH_TOKEN, or log in with `amp auth login`"
             ) from None
         except AdminError as exc:
-            return self._failed(conn, result, "admin", f"Amp's Admin API did not answer: {exc}")
+            admin_down = f"Amp's Admin API did not answer: {exc}"
+        else:
+            admin_down = None
         try:
-            heads, probes = self._flight(models, result.warnings)
+            heads, probes = self._flight(models, [] if admin_down else result.warnings)
         except FlightUnreachable as exc:
-            return self._failed(conn, result, "flight", str(exc))
+            down = ["admin", "flight"] if admin_down else ["flight"]
+            message = f"{admin_down}; and Amp's Flight endpoint: {exc}" if admin_down else str(exc)
+            return self._failed(conn, result, down, message)
+        if admin_down:  # Flight answered: the freshness it gave is left unjudged without jobs
+            return self._failed(conn, result, ["admin"], admin_down)
         record.heads = [(mark, source) for mark, source in heads.values()]
         head_marks = {network: mark for network, (mark, _) in heads.items()}
         record.states = [
@@ -114,9 +120,13 @@ class Poller:
         store.write_poll(conn, record)
         return result
 
-    def _failed(self, conn: sqlite3.Connection, result: PollResult, api: str, message: str):
+    def _failed(
+        self, conn: sqlite3.Connection, result: PollResult, apis: list[str], message: str
+    ) -> PollResult:
+        """Record a poll that did not reach `apis` ("admin", "flight"): its outcome only."""
         record = result.record
-        setattr(record, api, UNREACHABLE)
+        for api in apis:
+            setattr(record, api, UNREACHABLE)
         record.message = message
         record.jobs, record.events, record.heads, record.states = [], [], [], []
         store.write_poll(conn, record)

@@ -279,6 +279,25 @@ def alert_lines(rows: Sequence[ModelStatus]) -> list[str]:
     return [f"{r.status.upper()} {r.name}: {' '.join(r.reason.split())}" for r in rows]
 
 
+def status_json(
+    rows: Sequence[ModelStatus], last: PollOutcome | None, good: PollOutcome | None
+) -> list[dict[str, Any]]:
+    """The rows of `status`/`alerts`/`watch --json`, each saying how old its state is:
+    `poll_error` (why the newest poll did not reach Amp; null when it did) and
+    `last_successful_poll` (when Amp last answered; null: never). A model Amp never answered
+    for is `unknown`, whatever an older state said."""
+    error = (last.message or "Amp did not answer") if last and not last.reached_amp else None
+    out = []
+    for row in rows:
+        data = row.to_json()
+        data["poll_error"] = error
+        data["last_successful_poll"] = good.finished_at if good else row.last_updated
+        if data["last_successful_poll"] is None and row.tracked:
+            data["status"], data["reason"] = "unknown", "Amp has not answered a poll yet"
+        out.append(data)
+    return out
+
+
 def poll_caption(last: PollOutcome | None, good: PollOutcome | None) -> str:
     if last is None:
         return "not polled yet"

@@ -5,6 +5,7 @@ warning and exit code 4 (a closed port and a stopped server: real refused connec
 from __future__ import annotations
 
 import json
+import shutil
 import socket
 import sqlite3
 import subprocess
@@ -41,11 +42,12 @@ def closed_port() -> int:
 def project(amp_server, tmp_path_factory):
     assert amp_server.admin_url, "the session's amp_local has no Admin API"
     down = {"admin_url": f"http://127.0.0.1:{closed_port()}"}
+    all_down = {**down, "query_url": f"grpc://127.0.0.1:{closed_port()}"}
     root = write_project(
         tmp_path_factory.mktemp("monitor_reliability"),
         amp_server,
         MODELS,
-        targets={"admin_down": down},
+        targets={"admin_down": down, "all_down": all_down},
     )
     dbt(root, "build")
     return root
@@ -99,7 +101,17 @@ def test_admin_api_down_shows_the_last_known_state(project):
 
     as_json = monitor(project, "status", "--target", "admin_down", "--json")
     assert as_json.exit_code == 4
-    assert json.loads(as_json.stdout) == json.loads(before.stdout)
+    rows_before, rows_down = json.loads(before.stdout), json.loads(as_json.stdout)
+    assert all(r["poll_error"] is None and r["last_successful_poll"] for r in rows_before)
+    good = rows_before[0]["last_successful_poll"]
+    # the same rows as before, each saying its state is old and why
+    for row in rows_down:
+        assert row.pop("poll_error").startswith("Amp's Admin API did not answer: UNREACHABLE")
+        assert row.pop("last_successful_poll") == good
+    assert rows_down == [
+        {k: v for k, v in r.items() if k not in ("poll_error", "last_successful_poll")}
+        for r in rows_before
+    ]
     assert monitor(project, "alerts", "--target", "admin_down").exit_code == 4
 
     jobs = monitor(project, "jobs", "list", "--target", "admin_down", "--json")
@@ -107,6 +119,26 @@ def test_admin_api_down_shows_the_last_known_state(project):
     assert [j["model"] for j in json.loads(jobs.stdout)] == ["transfers"]
     stop = monitor(project, "jobs", "stop", "1", "--target", "admin_down")
     assert stop.exit_code == 4 and "job 1 was not stopped" in stop.stderr
+
+
+def test_json_of_a_server_never_reached_says_unknown_and_why(project, tmp_path):
+    """A copy of the project polled only against closed ports: no state is `fresh`, every JSON
+    row carries the poll's error and no last successful poll."""
+    root = tmp_path / "copy"
+    shutil.copytree(project, root, ignore=shutil.ignore_patterns(".amp-dbt"))
+    watched = monitor(root, "watch", "--iterations", "2", "--interval", "0", "--json",
+                      "--target", "all_down")  # fmt: skip
+    assert watched.exit_code == 4
+    frames = [json.loads(line) for line in watched.stdout.splitlines()]
+    assert len(frames) == 2
+    for frame in frames:
+        assert {r["name"] for r in frame} == {"transfers", "decoded"}
+        for row in frame:
+            assert row["status"] == "unknown" and row["last_successful_poll"] is None
+            assert "Admin API" in row["poll_error"] and "Flight" in row["poll_error"]
+    status = monitor(root, "status", "--json", "--target", "all_down")
+    assert status.exit_code == 4
+    assert {r["status"] for r in json.loads(status.stdout)} == {"unknown"}
 
 
 def test_whole_server_down(tmp_path):
