@@ -9,10 +9,14 @@ wrote a row, or when a job last ran, never enters the judgement.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 FRESH, STALE, ERROR, UNKNOWN = "fresh", "stale", "error", "unknown"
-STATUSES = (FRESH, STALE, ERROR, UNKNOWN)
+# A bounded dataset whose job is done (COMPLETED at its end block): it never follows the head, so
+# it is not stale; a dataset model dbt registered but did not deploy (no job): nothing to judge.
+COMPLETE, NOT_DEPLOYED = "complete", "not deployed"
+STATUSES = (FRESH, STALE, ERROR, UNKNOWN, COMPLETE, NOT_DEPLOYED)
 # What `alerts` (and its exit code) report as problems.
 PROBLEMS = frozenset({STALE, ERROR})
 
@@ -112,7 +116,10 @@ def progress_percent(
         return None
     if target <= start:
         return 100.0 if current >= target else 0.0
-    return round(min(max((current - start) / (target - start), 0.0), 1.0) * 100, 1)
+    if current >= target:
+        return 100.0
+    # rounded down: a job short of its target never shows 100%
+    return math.floor(max((current - start) / (target - start), 0.0) * 1000) / 10
 
 
 def format_duration(seconds: float | None) -> str:

@@ -18,7 +18,15 @@ from dbt_common.exceptions import DbtRuntimeError
 
 from amp_dbt_monitor import store
 from amp_dbt_monitor.errors import ConfigError
-from amp_dbt_monitor.freshness import BlockMark, assess, progress_percent
+from amp_dbt_monitor.freshness import (
+    COMPLETE,
+    NOT_DEPLOYED,
+    STALE,
+    BlockMark,
+    Freshness,
+    assess,
+    progress_percent,
+)
 from amp_dbt_monitor.ingest import FAILED_RUN_STATUSES
 from amp_dbt_monitor.probe import (
     PROBE_ALIAS,
@@ -40,6 +48,7 @@ from dbt.adapters.amp.state import utc_now
 
 OK, UNREACHABLE, NOT_CONFIGURED, NOT_NEEDED = "ok", "unreachable", "not configured", "not needed"
 PROBE_THREADS = 4
+STOPPED_STATUSES = frozenset({"STOPPED", "STOP_REQUESTED", "STOPPING"})
 JOBS_PAGE = 1_000  # Amp's largest page of GET /jobs
 
 
@@ -258,6 +267,8 @@ class Poller:
         verdict = assess(
             model.alert_threshold_minutes, probe.marks if probe else [], heads, failure
         )
+        if not failure:
+            verdict = self._lifecycle(model, job, verdict)
         network = verdict.network
         start = probe.starts.get(network) if probe and network else None
         target = _target(model, verdict.head)
@@ -284,6 +295,39 @@ class Poller:
                 start, current, target, completed=bool(job and job.info.status == "COMPLETED")
             ),
         )
+
+    def _lifecycle(
+        self, model: store.ModelRow, job: JobView | None, verdict: Freshness
+    ) -> Freshness:
+        """What a dataset's job says beyond its blocks: registered only (no job), done at its
+        end block, or stopped (a stale verdict then says so)."""
+        if not model.is_dataset or self.admin is None:
+            return verdict
+        if job is None:
+            return replace(
+                verdict,
+                status=NOT_DEPLOYED,
+                reason=(
+                    f"registered as {model.deployed_reference}, not deployed (no job): set "
+                    f"deploy: true and run dbt, or `amp-dbt-monitor jobs resume {model.name}`"
+                ),
+            )
+        info = job.info
+        end = info.descriptor.get("end_block")
+        if info.status == "COMPLETED" and end is not None:
+            reached = f" (data through block {verdict.latest.block:,})" if verdict.latest else ""
+            return replace(
+                verdict,
+                status=COMPLETE,
+                reason=f"job {info.id} COMPLETED at its end block {end}{reached}",
+            )
+        if verdict.status == STALE and info.status in STOPPED_STATUSES:
+            return replace(
+                verdict,
+                reason=f"job {info.id} is {info.status} (resume it with `amp-dbt-monitor jobs "
+                f"resume {model.name}`): {verdict.reason}",
+            )
+        return verdict
 
     @staticmethod
     def _rows_processed(

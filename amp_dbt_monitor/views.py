@@ -5,6 +5,7 @@ piped (no colour codes, no box drawing: easy to grep and cut), JSON with `--json
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Callable, Sequence
 from datetime import datetime, timezone
 from typing import Any
@@ -22,6 +23,8 @@ STATUS_STYLE = {
     "stale": ("▲", "yellow"),
     "error": ("✖", "bold red"),
     "unknown": ("?", "dim"),
+    "complete": ("✔", "green"),
+    "not deployed": ("○", "dim"),
     "untracked": ("·", "dim"),
 }
 JOB_STATUS_STYLE = {
@@ -151,13 +154,20 @@ def dashboard_view(rows: Sequence[ModelStatus], terminal: bool) -> View:
             r.name,
             r.job_id,
             r.job_status,
-            None if r.progress is None else f"{r.progress:.0f}%",
+            progress_text(r.progress),
             _block(r.latest_block),
             _block(r.head_block),
             text,
             styles=[None, None, JOB_STATUS_STYLE.get(r.job_status or ""), None, None, None, style],
         )
     return view
+
+
+def progress_text(progress: float | None) -> str | None:
+    """`100%` only when done; short of it, one decimal rounded down (`99.9%`)."""
+    if progress is None:
+        return None
+    return "100%" if progress >= 100 else f"{math.floor(progress * 10) / 10:.1f}%"
 
 
 def history_view(jobs: Sequence[JobRecord], title: str = "Job history") -> View:

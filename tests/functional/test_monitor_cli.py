@@ -76,7 +76,8 @@ def test_status_is_a_plain_table_when_piped(project):
     assert re.fullmatch(r"polled \d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC", lines[-1])
     rows = rows_of("\n".join(lines[:-1]))
     assert set(rows) == MONITORED  # monitored models only
-    assert rows["transfers"][:6] == ["transfers", "fresh", f"{HEAD:,}", "0", "0s", "45m"]
+    # its bounded job (end_block 'latest') COMPLETED: complete, not judged against the head
+    assert rows["transfers"][:6] == ["transfers", "complete", f"{HEAD:,}", "0", "0s", "45m"]
     assert rows["decoded"][:6] == ["decoded", "fresh", f"{HEAD:,}", "0", "0s", "10m"]
     assert rows["broken"][:2] == ["broken", "error"]
 

@@ -144,7 +144,7 @@ def test_fresh_then_stale_while_stopped_then_resumed(built, following_server, ad
     alerts = monitor(root, "alerts")
     assert alerts.exit_code == 3, alerts.output
     [line] = alerts.stdout.splitlines()
-    assert line.startswith("STALE transfers: ")
+    assert line.startswith(f"STALE transfers: job {job_id} is STOPPED (resume it with ")
     assert "blocks behind the head of mainnet" in line and "exceeds the 3s threshold" in line
 
     # resume through the monitor: the server reschedules the same job, which catches up

@@ -243,3 +243,33 @@ def test_processes_create_migrate_and_write_one_file_at_once(tmp_path):
     with open_state(tmp_path) as conn:
         assert read_block_progress(conn, KEY)["mainnet"].last_block == processes * rounds - 1
         assert conn.execute("SELECT count(*) FROM schema_version").fetchone()[0] == len(MIGRATIONS)
+
+
+def test_monitor_statuses_migration_keeps_model_state_and_allows_the_new_statuses(tmp_path):
+    """A state.db of migration 2 (model_state allowed only fresh/stale/error/unknown)."""
+    path = tmp_path / "state.db"
+    old = connect(path, MIGRATIONS[:2])
+    with write_transaction(old):
+        old.execute(
+            "INSERT INTO monitor_models (model_id, name, materialized, path, tracked, "
+            "track_column, alert_threshold_minutes) VALUES ('model.p.a', 'a', 'dataset', "
+            "'a.sql', 1, '_block_num', 30)"
+        )
+        old.execute(
+            "INSERT INTO model_state (model_id, model_name, status, latest_block, last_updated) "
+            "VALUES ('model.p.a', 'a', 'stale', 1000, '2026-03-01T12:00:00+00:00')"
+        )
+    old.close()
+    conn = connect(path)
+    assert schema_version(conn) == MIGRATIONS[-1].version >= 3
+    row = conn.execute("SELECT status, latest_block FROM model_state").fetchone()
+    assert row == ("stale", 1000)
+    for status in ("complete", "not deployed"):
+        with write_transaction(conn):
+            conn.execute("UPDATE model_state SET status = ?", (status,))
+    with pytest.raises(sqlite3.IntegrityError):
+        conn.execute("UPDATE model_state SET status = 'bogus'")
+    with write_transaction(conn):  # the foreign key still cascades
+        conn.execute("DELETE FROM monitor_models")
+    assert conn.execute("SELECT count(*) FROM model_state").fetchone()[0] == 0
+    conn.close()

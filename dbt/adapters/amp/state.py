@@ -47,6 +47,34 @@ class Migration:
     statements: tuple[str, ...]
 
 
+def _model_state_table(name: str, statuses: tuple[str, ...]) -> str:
+    """`model_state`, whose `status` is one of `statuses` (the monitor's judgements)."""
+    allowed = ", ".join(f"'{s}'" for s in statuses)
+    return f"""
+    CREATE TABLE {name} (
+        model_id TEXT PRIMARY KEY REFERENCES monitor_models (model_id) ON DELETE CASCADE,
+        model_name TEXT NOT NULL,
+        dataset_reference TEXT,
+        network TEXT,
+        latest_block INTEGER,
+        latest_block_timestamp INTEGER,
+        max_value INTEGER,
+        row_count INTEGER,
+        start_block INTEGER,
+        head_block INTEGER,
+        head_timestamp INTEGER,
+        lag_blocks INTEGER,
+        lag_seconds INTEGER,
+        job_id INTEGER,
+        job_status TEXT,
+        progress REAL,
+        status TEXT NOT NULL CHECK (status IN ({allowed})),
+        reason TEXT NOT NULL DEFAULT '',
+        last_updated TEXT NOT NULL
+    ) WITHOUT ROWID
+    """
+
+
 # The monitor's tables (amp_dbt_monitor/store.py reads and writes them). Freshness is measured in
 # Amp's block numbers and block timestamps (Unix seconds); the `*_at` TEXT columns are wall-clock
 # times of the monitor's own writes, for display only.
@@ -91,29 +119,7 @@ MONITOR_SCHEMA: tuple[str, ...] = (
     """,
     "CREATE INDEX monitor_models_name ON monitor_models (name)",
     # What the last poll found per model (the original design's `model_state`).
-    """
-    CREATE TABLE model_state (
-        model_id TEXT PRIMARY KEY REFERENCES monitor_models (model_id) ON DELETE CASCADE,
-        model_name TEXT NOT NULL,
-        dataset_reference TEXT,
-        network TEXT,
-        latest_block INTEGER,
-        latest_block_timestamp INTEGER,
-        max_value INTEGER,
-        row_count INTEGER,
-        start_block INTEGER,
-        head_block INTEGER,
-        head_timestamp INTEGER,
-        lag_blocks INTEGER,
-        lag_seconds INTEGER,
-        job_id INTEGER,
-        job_status TEXT,
-        progress REAL,
-        status TEXT NOT NULL CHECK (status IN ('fresh', 'stale', 'error', 'unknown')),
-        reason TEXT NOT NULL DEFAULT '',
-        last_updated TEXT NOT NULL
-    ) WITHOUT ROWID
-    """,
+    _model_state_table("model_state", ("fresh", "stale", "error", "unknown")),
     # Every Amp job of the project's datasets the monitor has seen; outlives the models.
     """
     CREATE TABLE job_history (
@@ -199,6 +205,20 @@ MIGRATIONS: tuple[Migration, ...] = (
         ),
     ),
     Migration(2, "monitor", MONITOR_SCHEMA),
+    # `complete` (a bounded job done at its end block) and `not deployed` (registered only).
+    Migration(
+        3,
+        "monitor_statuses",
+        (
+            _model_state_table(
+                "model_state_v3",
+                ("fresh", "stale", "error", "unknown", "complete", "not deployed"),
+            ),
+            "INSERT INTO model_state_v3 SELECT * FROM model_state",
+            "DROP TABLE model_state",
+            "ALTER TABLE model_state_v3 RENAME TO model_state",
+        ),
+    ),
 )
 
 
