@@ -60,7 +60,8 @@ def _models_by_dataset(monitor: Monitor) -> dict[tuple[str, str], str]:
 def job_json(job: Any, models: dict[tuple[str, str], str]) -> dict[str, Any]:
     d = job.descriptor
     return {
-        "id": job.id,
+        "job_id": job.id,
+        "id": job.id,  # the field's earlier name, kept for existing scripts
         "status": job.status,
         "model": models.get((d.get("dataset_namespace"), d.get("dataset_name"))),
         "dataset": job.dataset,
@@ -73,6 +74,7 @@ def job_json(job: Any, models: dict[tuple[str, str], str]) -> dict[str, Any]:
 
 def _stored_job_json(job: store.JobRecord) -> dict[str, Any]:
     return {
+        "job_id": job.job_id,
         "id": job.job_id,
         "status": job.status,
         "model": job.model_name,
@@ -114,7 +116,7 @@ def jobs_list(project, status_filter, as_json):
             reached = False
             warn(f"{exc}; showing the jobs recorded in state.db")
             rows = [_stored_job_json(j) for j in store.job_history(monitor.conn)]
-        rows.sort(key=lambda r: r["id"], reverse=True)
+        rows.sort(key=lambda r: r["job_id"], reverse=True)
         views.print_or_show(rows, as_json, lambda: views.jobs_view(rows))
     finish(reached)
 

@@ -319,7 +319,8 @@ class Poller:
             return replace(
                 verdict,
                 status=COMPLETE,
-                reason=f"job {info.id} COMPLETED at its end block {end}{reached}",
+                reason=f"job {info.id} COMPLETED at its end block "
+                f"{end if str(end).isdigit() else f'({end})'}{reached}",
             )
         if verdict.status == STALE and info.status in STOPPED_STATUSES:
             return replace(

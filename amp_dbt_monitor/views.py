@@ -200,7 +200,7 @@ def jobs_view(jobs: Sequence[dict]) -> View:
     )
     for j in jobs:
         view.add(
-            j["id"],
+            j["job_id"],
             j.get("model"),
             short_reference(j.get("dataset")),
             j["status"],
@@ -228,7 +228,7 @@ def events_view(job_id: int, events: Sequence[EventRecord]) -> View:
 
 def job_detail_view(job: dict) -> View:
     """`jobs status`: one job and its tables' progress."""
-    view = View(f"Job {job['id']}", ["Field", "Value"])
+    view = View(f"Job {job['job_id']}", ["Field", "Value"])
     view.add("status", job["status"], styles=[None, JOB_STATUS_STYLE.get(job["status"])])
     view.add("model", job.get("model"))
     view.add("dataset", job.get("dataset"))

@@ -145,7 +145,8 @@ def test_jobs_list_status_events_and_history(project):
     [run] = [r for r in run_results_of(project) if r["unique_id"].endswith(".transfers")]
     job_id = run["adapter_response"]["job_id"]
     jobs = monitor_json(project, "jobs", "list")
-    [mine] = [j for j in jobs if j["id"] == job_id]
+    [mine] = [j for j in jobs if j["job_id"] == job_id]
+    assert all(j["id"] == j["job_id"] for j in jobs)  # the earlier name, kept
     assert (mine["model"], mine["status"], mine["end_block"]) == (
         "transfers",
         "COMPLETED",
@@ -156,6 +157,7 @@ def test_jobs_list_status_events_and_history(project):
     assert listed.exit_code == 0 and str(job_id) in rows_of(listed.stdout)
 
     job = monitor_json(project, "jobs", "status", str(job_id))
+    assert job["job_id"] == job_id
     assert job["tables"]["transfers"]["current_block"] == HEAD
     assert job["model"] == "transfers"
     events = monitor_json(project, "jobs", "events", str(job_id))

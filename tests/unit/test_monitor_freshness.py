@@ -14,6 +14,7 @@ from amp_dbt_monitor.freshness import (
     format_duration,
     progress_percent,
 )
+from amp_dbt_monitor.views import progress_text
 
 HEAD = {"mainnet": BlockMark("mainnet", 2_000, 1_000_000)}
 
@@ -87,3 +88,14 @@ def test_progress_percent():
     assert progress_percent(100, 250, 200) == 100.0
     assert progress_percent(100, None, 200) is None
     assert progress_percent(None, None, None, completed=True) == 100.0
+    # a stopped job 12 blocks short of a 20,000-block target is not done: never 100%
+    assert progress_percent(0, 19_988, 20_000) == 99.9
+    assert progress_percent(0, 19_999, 20_000) == 99.9
+    assert progress_percent(0, 20_000, 20_000) == 100.0
+
+
+def test_progress_text_shows_100_only_when_done():
+    assert progress_text(99.99) == "99.9%"
+    assert progress_text(50.0) == "50.0%"
+    assert progress_text(100.0) == "100%"
+    assert progress_text(None) is None
