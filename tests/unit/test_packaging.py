@@ -54,15 +54,16 @@ def test_wheel_ships_snapshots_and_schemas_and_the_lean_dependencies(tmp_path):
     assert "amp-dbt-monitor = amp_dbt_monitor.cli:cli" in entry_points
 
 
+# the reference folder beside the checkout, and the variable that once pointed into it (spelled
+# in pieces so that this file does not match itself)
+OUTSIDE = ("/".join(("..", "shared")), "/".join(("shared", "amp")), "_".join(("AMP", "SNAPSHOTS")))
+
+
 def test_nothing_reads_outside_the_repository():
     offenders = [
         name
         for name in tracked_files()
         if name.endswith((".py", ".yml", ".sql", ".toml", ".cfg", "run"))
-        and any(
-            needle in (REPO / name).read_text(errors="ignore")
-            for needle in ("../shared", "shared/amp", "AMP_SNAPSHOTS")
-        )
-        and name != "tests/unit/test_packaging.py"
+        and any(needle in (REPO / name).read_text(errors="ignore") for needle in OUTSIDE)
     ]
     assert offenders == []
