@@ -56,7 +56,8 @@ def test_wheel_ships_snapshots_and_schemas_and_the_lean_dependencies(tmp_path):
 
 # the reference folder beside the checkout, and the variable that once pointed into it (spelled
 # in pieces so that this file does not match itself)
-OUTSIDE = ("/".join(("..", "shared")), "/".join(("shared", "amp")), "_".join(("AMP", "SNAPSHOTS")))
+SHARED = "share" + "d"
+OUTSIDE = (f"../{SHARED}", f"{SHARED}/amp", "AMP_" + "SNAPSHOTS")
 
 
 def test_nothing_reads_outside_the_repository():
