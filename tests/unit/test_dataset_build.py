@@ -60,3 +60,19 @@ def test_progress_line():
     assert "waiting for the first block" in _progress_line(
         "ns/x@dev", 1, "RUNNING", None, 9, None, 1
     )
+
+
+def test_refusal_hints():
+    from dbt.adapters.amp.admin import AdminError
+    from dbt.adapters.amp.dataset_build import DatasetBuilder
+
+    def refusal(message: str) -> str:
+        error = AdminError("POST", "/schema", 400, "NON_INCREMENTAL_QUERY", message)
+        return DatasetBuilder._refusal("model 'm'", error)
+
+    aggregate = refusal("query contains non-incremental operation: Aggregate")
+    assert "group by _block_num first, e.g." in aggregate
+    limit = refusal("query contains non-incremental operation: Limit")
+    assert "may not use LIMIT" in limit and "e.g." not in limit
+    other = DatasetBuilder._refusal("model 'm'", AdminError("POST", "/schema", 404, "X", "y"))
+    assert other == "model 'm': Amp refused the dataset's SQL with X: y"

@@ -238,13 +238,21 @@ class DatasetBuilder:
 
     @staticmethod
     def _refusal(label: str, exc: AdminError) -> str:
+        refused = f"{label}: Amp refused the dataset's SQL with {exc.code}: {exc.message}"
+        if exc.code not in ("NON_INCREMENTAL_QUERY", "MANIFEST_VALIDATION_ERROR"):
+            return refused
+        if "non-incremental operation: Aggregate" in exc.message:
+            return (
+                f"{refused}\nAmp aggregates a dataset table per block range, so group by "
+                "_block_num first, e.g. `select _block_num, token, count(*) as n ... group by "
+                "_block_num, token`; for totals over all blocks use a materialized='query' model "
+                "over this dataset."
+            )
         return (
-            f"{label}: Amp refused the dataset's SQL with {exc.code}: {exc.message}\n"
-            "Amp materializes a dataset table block range by block range, so its SQL may not "
-            "use LIMIT, ORDER BY, window functions, outer joins or DISTINCT, and aggregates must "
-            "group by _block_num first; use materialized='query' for such analysis."
-            if exc.code in ("NON_INCREMENTAL_QUERY", "MANIFEST_VALIDATION_ERROR")
-            else f"{label}: Amp refused the dataset's SQL with {exc.code}: {exc.message}"
+            f"{refused}\nAmp materializes a dataset table block range by block range, so its SQL "
+            "may not use LIMIT, ORDER BY, window functions, outer joins or DISTINCT, and "
+            "aggregates must group by _block_num first; use materialized='query' for such "
+            "analysis."
         )
 
     def build(
