@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import asdict
 from typing import Any
 
 import click
@@ -151,15 +152,7 @@ def jobs_status(project, job_id, as_json):
             warn(f"{exc}; showing job {job_id} as last recorded in state.db")
             job = _stored_job_json(stored)
         else:
-            job["tables"] = {
-                name: {
-                    "start_block": t.start_block,
-                    "current_block": t.current_block,
-                    "files_count": t.files_count,
-                    "total_size_bytes": t.total_size_bytes,
-                }
-                for name, t in progress.tables.items()
-            }
+            job["tables"] = {name: asdict(t) for name, t in progress.tables.items()}
             detail = progress.detail or {}
             if detail.get("error_code"):
                 job["error"] = f"{detail['error_code']}: {detail.get('error_message', '')}"

@@ -28,7 +28,7 @@ from dbt.adapters.amp.admin import (
     AdminUnreachable,
     JobProgress,
 )
-from dbt.adapters.amp.dependencies import node_get, node_label
+from dbt.adapters.amp.dependencies import config_flag, node_get, node_label
 from dbt.adapters.amp.manifests import (
     Reference,
     derived_manifest,
@@ -109,7 +109,7 @@ def node_config(node: Any) -> dict:
 
 def is_dataset_node(node: Any) -> bool:
     config = node_config(node)
-    return config.get("materialized") == "dataset" or bool(config.get("register"))
+    return config.get("materialized") == "dataset" or config_flag(config.get("register"))
 
 
 @dataclass(frozen=True)
@@ -161,18 +161,10 @@ class DatasetSpec:
             name=name,
             table=node_get(node, "alias") or node_get(node, "name"),
             version=None if version is None else str(version),
-            deploy=_flag(config.get("deploy"), False),
+            deploy=config_flag(config.get("deploy")),
             end_block=_end_block(config.get("end_block"), label),
-            wait=_flag(config.get("wait"), False),
+            wait=config_flag(config.get("wait")),
         )
-
-
-def _flag(value: Any, default: bool) -> bool:
-    if value is None:
-        return default
-    if isinstance(value, str):
-        return value.strip().lower() in ("true", "1", "yes")
-    return bool(value)
 
 
 def _end_block(value: Any, label: str) -> str | None:

@@ -133,6 +133,15 @@ def drop_dependency_refs(node: Any, manifest: Any = None) -> None:
     node.refs = kept
 
 
+def config_flag(value: Any, default: bool = False) -> bool:
+    """A boolean config as dbt users write it: true/false, or "true"/"1"/"yes" from YAML or vars."""
+    if value is None:
+        return default
+    if isinstance(value, str):
+        return value.strip().lower() in ("true", "1", "yes")
+    return bool(value)
+
+
 def promote_registered_model(node: Any) -> None:
     """The original design's `register: true` means "this model is an Amp dataset": make it
     `materialized='dataset'` (any materialization it inherited, e.g. the project's ephemeral
@@ -140,10 +149,7 @@ def promote_registered_model(node: Any) -> None:
     config = getattr(node, "config", None)
     if getattr(node, "resource_type", None) != "model" or not isinstance(config, BaseConfig):
         return
-    register = config.get("register")
-    if isinstance(register, str):
-        register = register.strip().lower() in ("true", "1", "yes")
-    if register and config.get("materialized") != "dataset":
+    if config_flag(config.get("register")) and config.get("materialized") != "dataset":
         config.materialized = "dataset"
 
 

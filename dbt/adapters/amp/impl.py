@@ -329,23 +329,37 @@ class AmpAdapter(SQLAdapter):
             node_config(model).get("dependencies"), f" of {node_label(model, 'model')}"
         )
         this = DatasetSpec.of(model)
-        dataset_refs = set()  # of every dataset model: pinned by hash where this one reads them
-        for node in (graph or {}).get("nodes", {}).values():
-            if node_get(node, "resource_type") == "model" and is_dataset_node(node):
-                try:
-                    other = DatasetSpec.of(node)
-                except CompilationError:
-                    continue  # a misconfigured other model fails on its own, naming itself
-                dataset_refs.add(other.reference)
-                same = (other.namespace, other.name) == (this.namespace, this.name)
-                if same and node_get(node, "unique_id") != node_get(model, "unique_id"):
-                    raise CompilationError(
-                        f"{node_label(model, 'model')} and {node_label(node, 'model')} are both "
-                        f"the Amp dataset {this.namespace}/{this.name}: each would replace the "
-                        "other's manifest. Give one of them another dataset_name."
-                    )
+        specs = self._dataset_specs(graph)
+        for uid, other in specs.items():
+            same = (other.namespace, other.name) == (this.namespace, this.name)
+            if same and uid != node_get(model, "unique_id"):
+                raise CompilationError(
+                    f"{node_label(model, 'model')} and "
+                    f"{node_label(graph['nodes'][uid], 'model')} are both the Amp dataset "
+                    f"{this.namespace}/{this.name}: each would replace the other's manifest. Give "
+                    "one of them another dataset_name."
+                )
+        # every dataset model's reference: pinned by hash where this one reads it
+        dataset_refs = {spec.reference for spec in specs.values()}
         builder = DatasetBuilder(self.admin_client(), self._head_block)
         return builder.build(model, sql, dependencies, dataset_refs, bool(full_refresh))
+
+    def _dataset_specs(self, graph: Any) -> dict[str, DatasetSpec]:
+        """{unique_id: DatasetSpec} of the graph's dataset models, built once per graph object
+        (every dataset model of a run reads it). A misconfigured model is left out: it fails on
+        its own, naming itself."""
+        cached = getattr(self, "_dataset_specs_cache", None)
+        if cached is not None and cached[0] is graph:
+            return cached[1]
+        specs = {}
+        for uid, node in (graph or {}).get("nodes", {}).items():
+            if node_get(node, "resource_type") == "model" and is_dataset_node(node):
+                try:
+                    specs[uid] = DatasetSpec.of(node)
+                except CompilationError:
+                    continue
+        self._dataset_specs_cache = (graph, specs)
+        return specs
 
     def _head_block(self, tables: list[tuple[str, str]]) -> int | None:
         """The lowest of the highest synced blocks of these dataset tables (None if one is empty)."""
